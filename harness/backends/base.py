@@ -73,6 +73,9 @@ class BackendConfig:
     sampling: SamplingConfig
     chat: bool | None = None  # None: use the chat template when the model has one
     options: dict[str, Any] = field(default_factory=dict)
+    # Extra stop sequences for raw completion prompts (no chat template): the task's
+    # few-shot format, e.g. "\n\nQ:", so a base-style prompt does not run on.
+    completion_stop: tuple[str, ...] = ()
 
 
 BACKENDS: Registry[Backend] = Registry(

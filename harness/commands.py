@@ -1,0 +1,182 @@
+"""What each CLI command does, with rich progress and tables (the CLI only parses flags)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from harness.config import RunConfig
+
+console = Console(stderr=True)
+out = Console()
+
+
+class _Tokens:
+    """Tracks completion tokens per second for the progress bar."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.tokens = 0
+
+    def rate(self) -> float:
+        return self.tokens / max(time.monotonic() - self.start, 1e-9)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def run_generate(cfg: RunConfig) -> Path:
+    """Generate the missing samples; prints what was done."""
+    from harness.generate import Plan, generate
+
+    tokens = _Tokens()
+    bar = _progress()
+    task_id = bar.add_task("samples", total=None, rate="")
+
+    def on_plan(plan: Plan) -> None:
+        console.print(
+            f"run dir {cfg.run_dir()}: {len(plan.problems)} problems x {plan.manifest.n} "
+            f"samples, {plan.missing} to generate"
+        )
+        if plan.missing:
+            bar.update(task_id, total=plan.missing)
+            bar.start()
+        tokens.start = time.monotonic()
+
+    def progress(samples: int, toks: int) -> None:
+        tokens.tokens += toks
+        bar.update(task_id, advance=samples, rate=f"{tokens.rate():,.0f} tok/s")
+
+    try:
+        store = generate(cfg, progress=progress, on_plan=on_plan)
+    finally:
+        bar.stop()
+    console.print(f"samples: {store.samples_path}")
+    return store.root
+
+
+def run_verify(run_dir: Path, verifier: str | None, options: dict[str, Any]) -> str:
+    from harness.pipeline import verify
+
+    with _progress() as bar:
+        task_id = bar.add_task("verdicts", total=None, rate="")
+        result = verify(run_dir, verifier, options,
+                        progress=lambda k: bar.update(task_id, advance=k))
+    console.print(f"verdicts ({result.verifier}): {result.path} (+{result.new_verdicts})")
+    return result.verifier
+
+
+def run_analyze(run_dir: Path, verifier: str | None) -> None:
+    from harness.pipeline import analyze
+
+    result = analyze(run_dir, verifier)
+    _print_summary(Path(run_dir), result.coverage)
+    for f in result.files:
+        console.print(f"wrote {f}")
+
+
+def _print_summary(run_dir: Path, coverage: Any) -> None:
+    import pandas as pd
+
+    from harness.pipeline import summary_rows
+    from harness.store import RunStore
+
+    store = RunStore(run_dir)
+    manifest = store.read_manifest()
+    extra: dict[str, dict[int, float]] = {}
+    for name, column in (("majority", "majority"),):
+        path = store.analysis_dir / f"{name}.csv"
+        if path.exists():
+            df = pd.read_csv(path)
+            extra[name] = dict(zip(df["k"], df[column], strict=True))
+    table = Table(title=f"{manifest.task} · {manifest.model} · seed {manifest.sampling.seed}")
+    table.add_column("k", justify="right")
+    table.add_column("coverage", justify="right")
+    for name in extra:
+        table.add_column(f"{name}@k", justify="right")
+    for k, cov in summary_rows(coverage):
+        cells = [f"{extra[name][k]:.3f}" if k in extra[name] else "" for name in extra]
+        table.add_row(str(k), f"{cov:.3f}", *cells)
+    out.print(table)
+
+
+def run_report(run_dir: Path) -> Path:
+    from harness.report import report
+
+    path = report(run_dir)
+    out.print(f"report: {path.resolve()}")
+    return path
+
+
+def run_all(cfg: RunConfig) -> None:
+    """generate -> verify -> analyze -> report."""
+    from dataclasses import replace
+
+    cfg = replace(cfg, out=cfg.run_dir())
+    cfg.validate()
+    run_dir = run_generate(cfg)
+    verifier = run_verify(run_dir, cfg.verifier, cfg.verifier_options)
+    run_analyze(run_dir, verifier)
+    run_report(run_dir)
+
+
+def run_import(
+    samples_file: Path, task: str, out_dir: Path, data_file: Path | None,
+    options: dict[str, str], model: str, fmt: str,
+) -> None:
+    from harness.importer import import_samples
+
+    result = import_samples(samples_file, task, out_dir, data_file, options, model)
+    console.print(
+        f"imported {result.imported} samples of {result.problems} problems into {out_dir}"
+    )
+
+
+def list_tasks() -> None:
+    from tasks.base import TASKS
+
+    table = Table(title="tasks")
+    for col in ("name", "default verifier", "options", "description"):
+        table.add_column(col)
+    for name in TASKS.names():
+        cls = TASKS.get(name)
+        opts = ", ".join(f"{k}={v}" for k, v in cls.OPTIONS.items())
+        table.add_row(name, cls.default_verifier, opts, cls.description)
+    out.print(table)
+
+
+def list_models() -> None:
+    from harness.models import list_models as rows
+
+    table = Table(title="models (any Hugging Face id or local path works too)")
+    data = rows()
+    if not data:
+        return
+    for col in data[0]:
+        table.add_column(col)
+    for row in data:
+        table.add_row(*(str(v) for v in row.values()))
+    out.print(table)

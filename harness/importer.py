@@ -1,0 +1,124 @@
+"""``harness import``: bring samples made elsewhere into a run directory.
+
+Each input line holds ``problem_id``, ``text`` and optionally ``sample_index``. The whole
+file is checked before anything is written, so a bad line (unknown problem id, missing
+field, broken JSON) is one error naming the line and leaves the directory untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UsageError
+from harness.generate import check_compatible
+from harness.records import RunManifest, Sample, SamplingConfig, dataset_hash
+from harness.store import RunStore
+from harness.versions import package_versions
+from tasks.base import get_task
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    store: RunStore
+    imported: int
+    problems: int
+
+
+def _read_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                raise UsageError(f"{path}:{lineno}: not a valid JSON line") from None
+            if not isinstance(row, dict):
+                raise UsageError(f"{path}:{lineno}: expected a JSON object")
+            rows.append((lineno, row))
+    if not rows:
+        raise UsageError(f"{path}: no samples in file")
+    return rows
+
+
+def import_samples(
+    path: Path | str,
+    task: str,
+    out: Path | str,
+    data_file: Path | str | None = None,
+    task_options: dict[str, Any] | None = None,
+    model: str = "imported",
+    seed: int = 0,
+) -> ImportResult:
+    """Validate ``path`` fully, then append its samples to the run directory ``out``."""
+    path = Path(path)
+    t = get_task(task, data_file=data_file, seed=seed, options=task_options)
+    problems = t.load()
+    by_id = {p.id: p for p in problems}
+    store = RunStore(out)
+    manifest = RunManifest(
+        task=task,
+        model=model,
+        backend="import",
+        n=0,
+        sampling=SamplingConfig(seed=seed),
+        dataset_hash=dataset_hash(problems),
+        num_problems=len(problems),
+        task_options=t.record(),
+        verifier=t.default_verifier,
+        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        run_id=store.root.name,
+        versions=package_versions(),
+        source="import",
+    )
+    with store:
+        have: dict[str, set[int]] = {}
+        if store.exists():
+            existing = store.read_manifest()
+            check_compatible(existing, manifest, store.root)
+            have = store.sample_indices()
+            manifest = manifest.replace(created=existing.created, run_id=existing.run_id)
+        samples: list[Sample] = []
+        next_index: dict[str, int] = defaultdict(int)
+        for pid, idx in have.items():
+            next_index[pid] = max(idx) + 1
+        for lineno, row in _read_lines(path):
+            if "problem_id" not in row or "text" not in row:
+                raise UsageError(f"{path}:{lineno}: needs fields 'problem_id' and 'text'")
+            pid = str(row["problem_id"])
+            if pid not in by_id:
+                raise UsageError(f"{path}:{lineno}: unknown problem id {pid!r} for task {task!r}")
+            if not isinstance(row["text"], str):
+                raise UsageError(f"{path}:{lineno}: 'text' must be a string")
+            if row.get("sample_index") is None:
+                idx = next_index[pid]
+            else:
+                try:
+                    idx = int(row["sample_index"])
+                except (TypeError, ValueError):
+                    raise UsageError(f"{path}:{lineno}: 'sample_index' must be an integer") from None
+                if idx < 0:
+                    raise UsageError(f"{path}:{lineno}: 'sample_index' must be >= 0")
+            seen = have.setdefault(pid, set())
+            if idx in seen:
+                raise UsageError(f"{path}:{lineno}: duplicate sample ({pid!r}, {idx})")
+            seen.add(idx)
+            next_index[pid] = max(next_index[pid], idx + 1)
+            samples.append(Sample(pid, idx, row["text"],
+                                  completion_tokens=int(row.get("completion_tokens") or 0),
+                                  finish_reason=str(row.get("finish_reason") or "unknown")))
+        used = [p for p in problems if p.id in have]
+        n = min(len(have[p.id]) for p in used)
+        store.write_manifest(manifest.replace(n=n, num_problems=len(used)))
+        store.write_problems(used)
+        with store.sample_appender() as w:
+            w.write_batch(samples)
+    return ImportResult(store, len(samples), len(used))

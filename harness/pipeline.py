@@ -1,0 +1,144 @@
+"""One function per stage after generation: verify, analyze, report.
+
+Each stage reads the files the previous stage wrote and writes its own, so any stage can
+be re-run alone (re-verify with another verifier, re-analyse an imported dump).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.errors import UsageError
+from harness.records import Problem, Sample
+from harness.store import RunStore
+from verifiers.base import VERIFIERS, Verifier
+
+ProgressFn = Callable[[int], None]
+
+
+def default_verifier(store: RunStore) -> str:
+    """The verifier a run is judged by unless told otherwise."""
+    manifest = store.read_manifest()
+    if manifest.verifier:
+        return manifest.verifier
+    from tasks.base import TASKS
+
+    return str(TASKS.get(manifest.task).default_verifier)
+
+
+def _work(
+    store: RunStore, verifier: Verifier, name: str
+) -> tuple[list[tuple[Problem, list[Sample]]], set[tuple[str, int]]]:
+    """(problem, samples) items still to verify, and the keys already judged."""
+    problems = {p.id: p for p in store.read_problems()}
+    if not problems:
+        raise UsageError(f"{store.root} has no problems.jsonl: not a complete run directory")
+    done = store.verdict_keys(name)
+    by_problem: dict[str, dict[int, Sample]] = defaultdict(dict)
+    for s in store.iter_samples():
+        by_problem[s.problem_id][s.sample_index] = s
+    items = []
+    for pid, samples in by_problem.items():
+        if pid not in problems:
+            raise UsageError(f"{store.samples_path}: sample of unknown problem {pid!r}")
+        ordered = [samples[i] for i in sorted(samples)]
+        todo = [s for s in ordered if (pid, s.sample_index) not in done]
+        if not todo:
+            continue
+        # Verifiers that number answer classes see the whole problem in sample order so
+        # the numbering of samples judged earlier stays the same (prefix-stable).
+        items.append((problems[pid], ordered if getattr(verifier, "needs_context", False)
+                      else todo))
+    return items, done
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    verifier: str
+    path: Path
+    new_verdicts: int
+
+
+def verify(
+    run_dir: Path | str,
+    verifier: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    progress: ProgressFn | None = None,
+) -> VerifyResult:
+    """Judge every sample not yet judged by ``verifier``; appends to its verdicts file."""
+    store = RunStore(run_dir)
+    name = verifier or default_verifier(store)
+    impl = VERIFIERS.create(name, options=options)
+    written = 0
+    try:
+        with store:
+            items, done = _work(store, impl, name)
+            with store.verdict_appender(name) as out:
+                for verdicts in impl.verify_many(iter(items)):
+                    new = [v for v in verdicts if (v.problem_id, v.sample_index) not in done]
+                    out.write_batch(new)
+                    written += len(new)
+                    if progress is not None:
+                        progress(len(new))
+            info = {"verifier": name, **impl.describe()}
+            (store.root / "verdicts" / f"{name}.meta.json").write_text(
+                json.dumps(info, indent=2, default=str) + "\n"
+            )
+    finally:
+        impl.close()
+    return VerifyResult(name, store.verdicts_path(name), written)
+
+
+def counts_per_problem(store: RunStore, verifier: str) -> pd.DataFrame:
+    """Columns problem_id, n (samples judged), c (judged correct)."""
+    table = store.read_verdicts_table(verifier, ["problem_id", "sample_index", "correct"])
+    if table.empty:
+        raise UsageError(f"{store.root}: verdicts/{verifier}.jsonl is empty; run harness verify")
+    table = table.drop_duplicates(["problem_id", "sample_index"], keep="last")
+    grouped = table.groupby("problem_id", sort=False)["correct"]
+    return pd.DataFrame({"n": grouped.size(), "c": grouped.sum().astype(np.int64)}).reset_index()
+
+
+@dataclass(frozen=True)
+class AnalyzeResult:
+    verifier: str
+    coverage: pd.DataFrame
+    files: list[Path]
+
+
+def analyze(run_dir: Path | str, verifier: str | None = None) -> AnalyzeResult:
+    """Write ``analysis/coverage.csv`` (k, coverage) and per-problem counts."""
+    from analysis.passk import coverage_curve
+
+    store = RunStore(run_dir)
+    name = verifier or (store.verifiers()[0] if len(store.verifiers()) == 1
+                        else default_verifier(store))
+    if name not in store.verifiers():
+        raise UsageError(f"{store.root} has no verdicts from {name!r}; run harness verify first")
+    counts = counts_per_problem(store, name)
+    n_min = int(counts["n"].min())
+    ks = np.arange(1, n_min + 1)
+    curve = coverage_curve(counts["n"].to_numpy(), counts["c"].to_numpy(), ks)
+    coverage = pd.DataFrame({"k": ks, "coverage": curve})
+    store.analysis_dir.mkdir(parents=True, exist_ok=True)
+    files = [store.analysis_dir / "coverage.csv", store.analysis_dir / "per_problem.csv"]
+    coverage.to_csv(files[0], index=False)
+    counts.to_csv(files[1], index=False)
+    return AnalyzeResult(name, coverage, files)
+
+
+def summary_rows(coverage: pd.DataFrame, max_rows: int = 12) -> Iterator[tuple[int, float]]:
+    """Coverage at k = 1, 2, 4, ... and the largest k, for printing."""
+    ks: Sequence[int] = coverage["k"].tolist()
+    shown = sorted({k for k in ks if k & (k - 1) == 0} | {ks[-1]})[:max_rows]
+    lookup = dict(zip(coverage["k"], coverage["coverage"], strict=True))
+    for k in shown:
+        yield int(k), float(lookup[k])
