@@ -68,7 +68,7 @@ def pass_at_k_curve(n: ArrayLike, c: ArrayLike, ks: ArrayLike | None = None) -> 
     with np.errstate(divide="ignore", invalid="ignore"):
         factors = np.clip((fail - steps) / (total - steps), 0.0, 1.0)
     ratio = np.cumprod(factors, axis=1)  # ratio[:, k-1] = C(n-c,k)/C(n,k)
-    curve = 1.0 - ratio[:, k_sel - 1]
+    curve = np.asarray(1.0 - ratio[:, k_sel - 1], dtype=np.float64)
     curve[k_sel[None, :] > n_[:, None]] = np.nan
     return curve
 

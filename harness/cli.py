@@ -71,55 +71,158 @@ def _verifier_options(opts: list[str] | None, sandbox: str | None) -> dict[str, 
 
 
 def _config(
-    task: str, model: str, backend: str, samples: int, limit: int | None, out: Path | None,
-    seed: int, temperature: float, top_p: float, min_p: float, max_tokens: int,
-    stop: list[str] | None, data_file: Path | None, task_opt: list[str] | None,
-    field: list[str] | None, backend_opt: list[str] | None, chat: bool | None,
-    verifier: str | None, verifier_opt: list[str] | None, sandbox: str | None, chunk: int,
+    task: str,
+    model: str,
+    backend: str,
+    samples: int,
+    limit: int | None,
+    out: Path | None,
+    seed: int,
+    temperature: float,
+    top_p: float,
+    min_p: float,
+    max_tokens: int,
+    stop: list[str] | None,
+    data_file: Path | None,
+    task_opt: list[str] | None,
+    field: list[str] | None,
+    backend_opt: list[str] | None,
+    chat: bool | None,
+    verifier: str | None,
+    verifier_opt: list[str] | None,
+    sandbox: str | None,
+    chunk: int,
 ) -> RunConfig:
     task_options = parse_options(task_opt, "--task-opt")
     task_options.update(parse_options(field, "--field"))
     return RunConfig(
-        task=task, model=model, backend=backend, n=samples, limit=limit, out=out,
-        sampling=SamplingConfig(temperature=temperature, top_p=top_p, min_p=min_p,
-                                max_tokens=max_tokens, stop=tuple(stop or ()), seed=seed),
-        data_file=data_file, task_options=task_options,
-        backend_options=parse_options(backend_opt, "--backend-opt"), chat=chat,
-        verifier=verifier, verifier_options=_verifier_options(verifier_opt, sandbox), chunk=chunk,
+        task=task,
+        model=model,
+        backend=backend,
+        n=samples,
+        limit=limit,
+        out=out,
+        sampling=SamplingConfig(
+            temperature=temperature,
+            top_p=top_p,
+            min_p=min_p,
+            max_tokens=max_tokens,
+            stop=tuple(stop or ()),
+            seed=seed,
+        ),
+        data_file=data_file,
+        task_options=task_options,
+        backend_options=parse_options(backend_opt, "--backend-opt"),
+        chat=chat,
+        verifier=verifier,
+        verifier_options=_verifier_options(verifier_opt, sandbox),
+        chunk=chunk,
     )
 
 
 @app.command()
 def run(
-    task: Task = "arith", model: Model = DEFAULT_MODEL, backend: Backend = DEFAULT_BACKEND,
-    samples: Samples = 16, limit: Limit = None, out: Out = None, seed: Seed = 0,
-    temperature: Temp = 0.8, top_p: TopP = 1.0, min_p: MinP = 0.0, max_tokens: MaxTok = 256,
-    stop: Stop = None, data_file: DataFile = None, task_opt: TaskOpt = None, field: Field = None,
-    backend_opt: BackendOpt = None, chat: Chat = None, verifier: Verifier = None,
-    verifier_opt: VerifierOpt = None, sandbox: Sandbox = None, chunk: Chunk = DEFAULT_CHUNK,
+    task: Task = "arith",
+    model: Model = DEFAULT_MODEL,
+    backend: Backend = DEFAULT_BACKEND,
+    samples: Samples = 16,
+    limit: Limit = None,
+    out: Out = None,
+    seed: Seed = 0,
+    temperature: Temp = 0.8,
+    top_p: TopP = 1.0,
+    min_p: MinP = 0.0,
+    max_tokens: MaxTok = 256,
+    stop: Stop = None,
+    data_file: DataFile = None,
+    task_opt: TaskOpt = None,
+    field: Field = None,
+    backend_opt: BackendOpt = None,
+    chat: Chat = None,
+    verifier: Verifier = None,
+    verifier_opt: VerifierOpt = None,
+    sandbox: Sandbox = None,
+    chunk: Chunk = DEFAULT_CHUNK,
 ) -> None:
     """Generate, verify, analyze and report one task in one go (resumable)."""
     from harness.commands import run_all
 
-    run_all(_config(task, model, backend, samples, limit, out, seed, temperature, top_p, min_p,
-                    max_tokens, stop, data_file, task_opt, field, backend_opt, chat, verifier,
-                    verifier_opt, sandbox, chunk))
+    run_all(
+        _config(
+            task,
+            model,
+            backend,
+            samples,
+            limit,
+            out,
+            seed,
+            temperature,
+            top_p,
+            min_p,
+            max_tokens,
+            stop,
+            data_file,
+            task_opt,
+            field,
+            backend_opt,
+            chat,
+            verifier,
+            verifier_opt,
+            sandbox,
+            chunk,
+        )
+    )
 
 
 @app.command()
 def generate(
-    task: Task = "arith", model: Model = DEFAULT_MODEL, backend: Backend = DEFAULT_BACKEND,
-    samples: Samples = 16, limit: Limit = None, out: Out = None, seed: Seed = 0,
-    temperature: Temp = 0.8, top_p: TopP = 1.0, min_p: MinP = 0.0, max_tokens: MaxTok = 256,
-    stop: Stop = None, data_file: DataFile = None, task_opt: TaskOpt = None, field: Field = None,
-    backend_opt: BackendOpt = None, chat: Chat = None, chunk: Chunk = DEFAULT_CHUNK,
+    task: Task = "arith",
+    model: Model = DEFAULT_MODEL,
+    backend: Backend = DEFAULT_BACKEND,
+    samples: Samples = 16,
+    limit: Limit = None,
+    out: Out = None,
+    seed: Seed = 0,
+    temperature: Temp = 0.8,
+    top_p: TopP = 1.0,
+    min_p: MinP = 0.0,
+    max_tokens: MaxTok = 256,
+    stop: Stop = None,
+    data_file: DataFile = None,
+    task_opt: TaskOpt = None,
+    field: Field = None,
+    backend_opt: BackendOpt = None,
+    chat: Chat = None,
+    chunk: Chunk = DEFAULT_CHUNK,
 ) -> None:
     """Generate the missing samples of a run (re-run to resume or top up)."""
     from harness.commands import run_generate
 
-    run_generate(_config(task, model, backend, samples, limit, out, seed, temperature, top_p,
-                         min_p, max_tokens, stop, data_file, task_opt, field, backend_opt, chat,
-                         None, None, None, chunk))
+    run_generate(
+        _config(
+            task,
+            model,
+            backend,
+            samples,
+            limit,
+            out,
+            seed,
+            temperature,
+            top_p,
+            min_p,
+            max_tokens,
+            stop,
+            data_file,
+            task_opt,
+            field,
+            backend_opt,
+            chat,
+            None,
+            None,
+            None,
+            chunk,
+        )
+    )
 
 
 @app.command("import")
@@ -127,9 +230,12 @@ def import_(
     samples_file: Annotated[Path, typer.Argument(help="JSONL: problem_id, text[, sample_index].")],
     task: Task,
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory.")],
-    data_file: DataFile = None, task_opt: TaskOpt = None, field: Field = None,
-    model: Annotated[str, typer.Option("--model", help="Name of the model that made them.")]
-    = "imported",
+    data_file: DataFile = None,
+    task_opt: TaskOpt = None,
+    field: Field = None,
+    model: Annotated[
+        str, typer.Option("--model", help="Name of the model that made them.")
+    ] = "imported",
     fmt: Annotated[str, typer.Option("--format", help="samples | auto (see docs).")] = "auto",
 ) -> None:
     """Bring samples made elsewhere into a run directory."""
@@ -142,7 +248,9 @@ def import_(
 
 @app.command()
 def verify(
-    run_dir: RunDir, verifier: Verifier = None, verifier_opt: VerifierOpt = None,
+    run_dir: RunDir,
+    verifier: Verifier = None,
+    verifier_opt: VerifierOpt = None,
     sandbox: Sandbox = None,
 ) -> None:
     """Judge every sample not yet judged; writes verdicts/<verifier>.jsonl."""

@@ -81,10 +81,24 @@ def run_generate(cfg: RunConfig) -> Path:
 def run_verify(run_dir: Path, verifier: str | None, options: dict[str, Any]) -> str:
     from harness.pipeline import verify
 
-    with _progress() as bar:
-        task_id = bar.add_task("verdicts", total=None, rate="")
-        result = verify(run_dir, verifier, options,
-                        progress=lambda k: bar.update(task_id, advance=k))
+    bar = _progress()
+    task_id = bar.add_task("verdicts", total=None, rate="")
+
+    def on_start(total: int) -> None:
+        if total:
+            bar.update(task_id, total=total)
+            bar.start()
+
+    try:
+        result = verify(
+            run_dir,
+            verifier,
+            options,
+            on_start=on_start,
+            progress=lambda k: bar.update(task_id, advance=k),
+        )
+    finally:
+        bar.stop()
     console.print(f"verdicts ({result.verifier}): {result.path} (+{result.new_verdicts})")
     return result.verifier
 
@@ -144,8 +158,13 @@ def run_all(cfg: RunConfig) -> None:
 
 
 def run_import(
-    samples_file: Path, task: str, out_dir: Path, data_file: Path | None,
-    options: dict[str, str], model: str, fmt: str,
+    samples_file: Path,
+    task: str,
+    out_dir: Path,
+    data_file: Path | None,
+    options: dict[str, str],
+    model: str,
+    fmt: str,
 ) -> None:
     from harness.importer import import_samples
 

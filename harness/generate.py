@@ -82,8 +82,9 @@ def check_compatible(existing: RunManifest, wanted: RunManifest, root: Path) -> 
 def make_plan(cfg: RunConfig, store: RunStore) -> Plan:
     """Load the task, reconcile with the run directory, list the missing samples."""
     cfg.validate()
-    task = get_task(cfg.task, data_file=cfg.data_file, seed=cfg.sampling.seed,
-                    options=cfg.task_options)
+    task = get_task(
+        cfg.task, data_file=cfg.data_file, seed=cfg.sampling.seed, options=cfg.task_options
+    )
     BACKENDS.get(cfg.backend)  # an unknown backend is a one-line error before any work
     all_problems = task.load()
     problems = all_problems[: cfg.limit] if cfg.limit else all_problems
@@ -115,7 +116,8 @@ def make_plan(cfg: RunConfig, store: RunStore) -> Plan:
         manifest = manifest.replace(
             n=max(existing.n, cfg.n),
             num_problems=max(existing.num_problems, len(problems)),
-            limit=None if existing.limit is None or cfg.limit is None
+            limit=None
+            if existing.limit is None or cfg.limit is None
             else max(existing.limit, cfg.limit),
             created=existing.created,
             run_id=existing.run_id,

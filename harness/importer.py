@@ -88,8 +88,8 @@ def import_samples(
             manifest = manifest.replace(created=existing.created, run_id=existing.run_id)
         samples: list[Sample] = []
         next_index: dict[str, int] = defaultdict(int)
-        for pid, idx in have.items():
-            next_index[pid] = max(idx) + 1
+        for pid, indices in have.items():
+            next_index[pid] = max(indices) + 1
         for lineno, row in _read_lines(path):
             if "problem_id" not in row or "text" not in row:
                 raise UsageError(f"{path}:{lineno}: needs fields 'problem_id' and 'text'")
@@ -104,7 +104,9 @@ def import_samples(
                 try:
                     idx = int(row["sample_index"])
                 except (TypeError, ValueError):
-                    raise UsageError(f"{path}:{lineno}: 'sample_index' must be an integer") from None
+                    raise UsageError(
+                        f"{path}:{lineno}: 'sample_index' must be an integer"
+                    ) from None
                 if idx < 0:
                     raise UsageError(f"{path}:{lineno}: 'sample_index' must be >= 0")
             seen = have.setdefault(pid, set())
@@ -112,9 +114,15 @@ def import_samples(
                 raise UsageError(f"{path}:{lineno}: duplicate sample ({pid!r}, {idx})")
             seen.add(idx)
             next_index[pid] = max(next_index[pid], idx + 1)
-            samples.append(Sample(pid, idx, row["text"],
-                                  completion_tokens=int(row.get("completion_tokens") or 0),
-                                  finish_reason=str(row.get("finish_reason") or "unknown")))
+            samples.append(
+                Sample(
+                    pid,
+                    idx,
+                    row["text"],
+                    completion_tokens=int(row.get("completion_tokens") or 0),
+                    finish_reason=str(row.get("finish_reason") or "unknown"),
+                )
+            )
         used = [p for p in problems if p.id in have]
         n = min(len(have[p.id]) for p in used)
         store.write_manifest(manifest.replace(n=n, num_problems=len(used)))

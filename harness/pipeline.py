@@ -55,8 +55,7 @@ def _work(
             continue
         # Verifiers that number answer classes see the whole problem in sample order so
         # the numbering of samples judged earlier stays the same (prefix-stable).
-        items.append((problems[pid], ordered if getattr(verifier, "needs_context", False)
-                      else todo))
+        items.append((problems[pid], ordered if verifier.needs_context else todo))
     return items, done
 
 
@@ -72,8 +71,17 @@ def verify(
     verifier: str | None = None,
     options: Mapping[str, Any] | None = None,
     progress: ProgressFn | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> VerifyResult:
-    """Judge every sample not yet judged by ``verifier``; appends to its verdicts file."""
+    """Judge every sample not yet judged by ``verifier``; appends to its verdicts file.
+
+    Args:
+        run_dir: The run directory.
+        verifier: Verifier name (default: the run's).
+        options: Verifier options.
+        progress: Called with the number of verdicts written after each batch.
+        on_start: Called once with the number of samples still to judge.
+    """
     store = RunStore(run_dir)
     name = verifier or default_verifier(store)
     impl = VERIFIERS.create(name, options=options)
@@ -81,6 +89,11 @@ def verify(
     try:
         with store:
             items, done = _work(store, impl, name)
+            if on_start is not None:
+                on_start(
+                    sum(len(s) for _, s in items)
+                    - sum(1 for p, s in items for x in s if (p.id, x.sample_index) in done)
+                )
             with store.verdict_appender(name) as out:
                 for verdicts in impl.verify_many(iter(items)):
                     new = [v for v in verdicts if (v.problem_id, v.sample_index) not in done]
@@ -119,8 +132,9 @@ def analyze(run_dir: Path | str, verifier: str | None = None) -> AnalyzeResult:
     from analysis.passk import coverage_curve
 
     store = RunStore(run_dir)
-    name = verifier or (store.verifiers()[0] if len(store.verifiers()) == 1
-                        else default_verifier(store))
+    name = verifier or (
+        store.verifiers()[0] if len(store.verifiers()) == 1 else default_verifier(store)
+    )
     if name not in store.verifiers():
         raise UsageError(f"{store.root} has no verdicts from {name!r}; run harness verify first")
     counts = counts_per_problem(store, name)

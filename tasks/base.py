@@ -61,8 +61,7 @@ class Task(ABC):
         if unknown:
             known = ", ".join(sorted(self.OPTIONS)) or "none"
             raise UsageError(
-                f"task {self.name!r} has no option(s) {', '.join(sorted(unknown))} "
-                f"(known: {known})"
+                f"task {self.name!r} has no option(s) {', '.join(sorted(unknown))} (known: {known})"
             )
         self.options: dict[str, Any] = {
             k: _coerce(k, given.get(k, d), d) for k, d in self.OPTIONS.items()

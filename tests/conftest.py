@@ -14,5 +14,7 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 def shared_data() -> Path:
     """``../shared/data`` (GSM8K test, MATH-500); skips when the checkout has none beside it."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"reference data not found at {SHARED_DATA} (only present beside the team's checkout)")
+        pytest.skip(
+            f"reference data not found at {SHARED_DATA} (only present beside the team's checkout)"
+        )
     return SHARED_DATA

@@ -20,6 +20,10 @@ class Verifier(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    # True: ``verify`` gets all samples of a problem in sample order (verdicts already on
+    # disk are discarded by the caller), so per-problem answer-class numbering stays the
+    # same across calls. False: only the samples not judged yet.
+    needs_context: ClassVar[bool] = False
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         self.options = dict(options or {})
@@ -39,7 +43,7 @@ class Verifier(ABC):
         """Facts about the verifier worth recording next to its verdicts."""
         return {"verifier": self.name, "options": self.options}
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most verifiers hold nothing
         """Release workers or models."""
 
 

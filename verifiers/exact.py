@@ -47,6 +47,8 @@ class ExactNumberVerifier(Verifier):
 
     name: ClassVar[str] = "exact"
     description: ClassVar[str] = "final number equals the reference exactly"
+    # Answer classes are numbered per problem: see every sample so numbering is stable.
+    needs_context: ClassVar[bool] = True
 
     def verify(self, problem: Problem, samples: Sequence[Sample]) -> list[Verdict]:
         reference = normalise_number(problem.reference or "")

@@ -1,0 +1,146 @@
+"""The `harness` command as a user runs it: exit codes, one-line errors, import."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def harness(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def error_line(proc: subprocess.CompletedProcess[str]) -> str:
+    lines = [x for x in proc.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("harness: error: ")
+    return lines[0]
+
+
+SCRIPTED = ["--backend", "scripted", "--task-opt", "count=4", "-n", "3"]
+
+
+def test_help_is_fast_and_imports_nothing_heavy() -> None:
+    start = time.monotonic()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, harness.cli, tasks.base, verifiers.base, harness.backends.base;"
+            "print(sorted(m for m in ('vllm','torch','datasets','ray','transformers') "
+            "if m in sys.modules))",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert proc.stdout.strip() == "[]"
+    assert harness("--help").returncode == 0
+    assert time.monotonic() - start < 30  # generous: only guards against loading an engine
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["run", "--task", "nope"], "unknown task"),
+        (["run", "--backend", "nope"], "unknown backend"),
+        (["run", "-n", "0"], "at least 1"),
+        (["run", "--backend", "scripted", "--task-opt", "oops"], "KEY=VALUE"),
+        (["run", "--out", "/proc/harness-cli-test", *SCRIPTED], "cannot write"),
+        (["verify", "/nonexistent/run"], "not a run directory"),
+        (["analyze", "/nonexistent/run"], "not a run directory"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(args: list[str], needle: str, tmp_path: Path) -> None:
+    proc = harness(*args, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert needle in error_line(proc)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_model_writes_nothing(tmp_path: Path) -> None:
+    proc = harness(
+        "generate",
+        "--model",
+        str(tmp_path / "no-such-model"),
+        "--out",
+        str(tmp_path / "run"),
+        "--task-opt",
+        "count=2",
+        "-n",
+        "1",
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "model" in error_line(proc)
+    assert not (tmp_path / "run").exists()
+
+
+def test_run_then_conflicting_rerun(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    proc = harness("run", "--out", str(run), *SCRIPTED)
+    assert proc.returncode == 0, proc.stderr
+    assert (run / "analysis" / "coverage.csv").read_text().splitlines()[0] == "k,coverage"
+    assert (run / "report.html").exists()
+    before = (run / "samples.jsonl").read_bytes()
+    proc = harness("run", "--out", str(run), *SCRIPTED, "--temperature", "0.3")
+    assert proc.returncode == 2
+    assert "another configuration" in error_line(proc)
+    assert (run / "samples.jsonl").read_bytes() == before
+
+
+def test_import_then_verify_and_analyze(tmp_path: Path) -> None:
+    src = tmp_path / "elsewhere.jsonl"
+    rows = [
+        {"problem_id": "0", "text": "The answer is 11."},
+        {"problem_id": "0", "text": "The answer is 12."},
+        {"problem_id": "1", "text": "22", "sample_index": 5},
+    ]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run = tmp_path / "imported"
+    proc = harness(
+        "import", str(src), "--task", "arith", "--task-opt", "count=4", "--out", str(run)
+    )
+    assert proc.returncode == 0, proc.stderr
+    samples = [json.loads(x) for x in (run / "samples.jsonl").read_text().splitlines()]
+    assert [(s["problem_id"], s["sample_index"]) for s in samples] == [("0", 0), ("0", 1), ("1", 5)]
+    assert harness("verify", str(run)).returncode == 0
+    verdicts = [json.loads(x) for x in (run / "verdicts" / "exact.jsonl").read_text().splitlines()]
+    assert [v["correct"] for v in verdicts] == [True, False, True]
+    assert harness("analyze", str(run)).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("line", "needle"),
+    [
+        ('{"problem_id": "99", "text": "1"}', ":2: unknown problem id '99'"),
+        ('{"problem_id": "0"}', ":2: needs fields"),
+        ("{broken", ":2: not a valid JSON line"),
+        ('{"problem_id": "0", "text": "1", "sample_index": 0}', ":2: duplicate sample"),
+    ],
+)
+def test_import_bad_line_names_it_and_writes_nothing(
+    tmp_path: Path, line: str, needle: str
+) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"problem_id": "0", "text": "1", "sample_index": 0}\n' + line + "\n")
+    run = tmp_path / "run"
+    proc = harness(
+        "import", str(src), "--task", "arith", "--task-opt", "count=4", "--out", str(run)
+    )
+    assert proc.returncode == 2
+    assert needle in error_line(proc)
+    assert not (run / "samples.jsonl").exists() and not (run / "manifest.json").exists()
