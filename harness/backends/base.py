@@ -82,5 +82,7 @@ BACKENDS: Registry[Backend] = Registry(
     "backend",
     {
         "scripted": "harness.backends.scripted:ScriptedBackend",
+        "openai": "harness.backends.openai_server:OpenAIServerBackend",
+        "vllm": "harness.backends.vllm_offline:VLLMBackend",
     },
 )
