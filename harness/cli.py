@@ -236,7 +236,14 @@ def import_(
     model: Annotated[
         str, typer.Option("--model", help="Name of the model that made them.")
     ] = "imported",
-    fmt: Annotated[str, typer.Option("--format", help="samples | auto (see docs).")] = "auto",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="auto | samples (problem_id, text) | monkeys (question, samples, is_corrects;"
+            " Parquet or JSONL) | verdicts (rows with problem_id, correct).",
+        ),
+    ] = "auto",
 ) -> None:
     """Bring samples made elsewhere into a run directory."""
     from harness.commands import run_import
@@ -260,11 +267,20 @@ def verify(
 
 
 @app.command()
-def analyze(run_dir: RunDir, verifier: Verifier = None) -> None:
-    """Coverage (pass@k for every k), fits and compute; writes analysis/."""
+def analyze(
+    run_dir: RunDir,
+    verifier: Verifier = None,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", help="Bootstrap resamples of the problems.")
+    ] = 1000,
+    bootstrap_seed: Annotated[
+        int, typer.Option("--bootstrap-seed", help="Seed of the bootstrap (recorded).")
+    ] = 0,
+) -> None:
+    """Coverage (pass@k for every k), CIs, fits, selection, compute; writes analysis/."""
     from harness.commands import run_analyze
 
-    run_analyze(run_dir, verifier)
+    run_analyze(run_dir, verifier, bootstrap, bootstrap_seed)
 
 
 @app.command()
@@ -273,6 +289,19 @@ def report(run_dir: RunDir) -> None:
     from harness.commands import run_report
 
     run_report(run_dir)
+
+
+@app.command()
+def compare(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Analysed run directories.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Folder for compare.html and plots/.")
+    ] = None,
+) -> None:
+    """One HTML page comparing runs: coverage vs k, FLOPs and dollars; fits; allocation."""
+    from harness.commands import run_compare
+
+    run_compare(run_dirs, out)
 
 
 @app.command()

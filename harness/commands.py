@@ -103,13 +103,43 @@ def run_verify(run_dir: Path, verifier: str | None, options: dict[str, Any]) -> 
     return result.verifier
 
 
-def run_analyze(run_dir: Path, verifier: str | None) -> None:
+def run_analyze(
+    run_dir: Path, verifier: str | None, bootstrap: int = 1000, bootstrap_seed: int = 0
+) -> None:
+    from harness.analyze import AnalysisSettings
+    from harness.errors import UsageError
     from harness.pipeline import analyze
 
-    result = analyze(run_dir, verifier)
+    if bootstrap < 2:
+        raise UsageError(f"--bootstrap must be at least 2, got {bootstrap}")
+    result = analyze(run_dir, verifier, AnalysisSettings(n_boot=bootstrap, seed=bootstrap_seed))
     _print_summary(Path(run_dir), result.coverage)
-    for f in result.files:
-        console.print(f"wrote {f}")
+    if result.fit is not None:
+        out.print(_fit_line(result.fit))
+    for note in result.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    names = ", ".join(dict.fromkeys(f.name for f in result.files))
+    console.print(f"wrote {Path(run_dir) / 'analysis'}/: {names}")
+
+
+def _fit_line(fit: dict[str, Any]) -> str:
+    """The power-law fit with its CI and the backtest error, as one printed line."""
+    a_lo, a_hi = fit["a_ci"]
+    b_lo, b_hi = fit["b_ci"]
+    line = (
+        f"fit log c(k) = a*k^b: a = {fit['a']:.4f} [{a_lo:.4f}, {a_hi:.4f}], "
+        f"b = {fit['b']:.4f} [{b_lo:.4f}, {b_hi:.4f}]"
+    )
+    bt = fit.get("backtest")
+    if bt:
+        line += (
+            f"; backtest (fit k<={bt['head_samples']}, predict c({bt['target_k']}) = "
+            f"{bt['observed']:.4f}): power law {bt['power_law_error']:+.4f}, "
+            f"Beta {bt['beta_error']:+.4f} -> {bt['better']} extrapolates better"
+        )
+    else:
+        line += "; backtest: not enough samples (needs N >= 40)"
+    return line
 
 
 def _print_summary(run_dir: Path, coverage: Any) -> None:
@@ -166,12 +196,39 @@ def run_import(
     model: str,
     fmt: str,
 ) -> None:
-    from harness.importer import import_samples
+    from harness.errors import UsageError
+    from harness.import_dumps import FORMATS, detect_format, import_dump
 
-    result = import_samples(samples_file, task, out_dir, data_file, options, model)
+    if fmt not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    kind = detect_format(samples_file) if fmt == "auto" else fmt
+    if kind == "samples":
+        from harness.importer import import_samples
+
+        result = import_samples(samples_file, task, out_dir, data_file, options, model)
+        console.print(
+            f"imported {result.imported} samples of {result.problems} problems into {out_dir}"
+        )
+        return
+    if data_file is not None or options:
+        raise UsageError(
+            f"--data-file/--task-opt/--field do not apply to --format {kind}: "
+            "the problems come from the file"
+        )
+    dump = import_dump(samples_file, out_dir, kind, task=task, model=model)
     console.print(
-        f"imported {result.imported} samples of {result.problems} problems into {out_dir}"
+        f"imported {dump.samples:,} judged samples ({dump.correct:,} correct) of "
+        f"{dump.problems:,} problems ({dump.format} format) into {out_dir}; "
+        f"next: harness analyze {out_dir}"
     )
+
+
+def run_compare(run_dirs: list[Path], out_dir: Path | None) -> Path:
+    from harness.compare import compare
+
+    path = compare(run_dirs, out_dir)
+    out.print(f"comparison: {path.resolve()}")
+    return path
 
 
 def list_tasks() -> None:

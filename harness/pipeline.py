@@ -11,12 +11,15 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from harness.errors import UsageError
+
+if TYPE_CHECKING:
+    from harness.analyze import AnalysisSettings
 from harness.records import Problem, Sample
 from harness.store import RunStore
 from verifiers.base import VERIFIERS, Verifier
@@ -125,28 +128,60 @@ class AnalyzeResult:
     verifier: str
     coverage: pd.DataFrame
     files: list[Path]
+    fit: dict[str, Any] | None = None
+    notes: tuple[str, ...] = ()
 
 
-def analyze(run_dir: Path | str, verifier: str | None = None) -> AnalyzeResult:
-    """Write ``analysis/coverage.csv`` (k, coverage) and per-problem counts."""
-    from analysis.passk import coverage_curve
+def analyze(
+    run_dir: Path | str, verifier: str | None = None, settings: AnalysisSettings | None = None
+) -> AnalyzeResult:
+    """Write every analysis table of a run (coverage, CI, fits, selection, compute...).
+
+    See ``harness.analyze`` for the files; verdicts are read as columns.
+    """
+    from harness.analyze import analyze_run
+
+    # Written first: the selection table reuses majority.csv when it exists.
+    majority_files = write_majority(run_dir, verifier)
+    result = analyze_run(run_dir, verifier, settings)
+    return AnalyzeResult(
+        result.verifier,
+        result.coverage,
+        [*majority_files, *result.files],
+        result.fit,
+        tuple(result.notes),
+    )
+
+
+def write_majority(run_dir: Path | str, verifier: str | None = None) -> list[Path]:
+    """``analysis/majority.csv`` (k, majority for every k <= N) and ``majority_votes.csv``.
+
+    majority_votes.csv holds each problem's vote over all its samples, ties recorded.
+    Written when the verdicts carry answer classes; a stale pair is removed otherwise.
+    """
+    from analysis.columns import read_verdict_columns
+    from harness.analyze import pick_verifier
+    from verifiers.majority import majority_curve, majority_votes
 
     store = RunStore(run_dir)
-    name = verifier or (
-        store.verifiers()[0] if len(store.verifiers()) == 1 else default_verifier(store)
+    cols = read_verdict_columns(store.verdicts_path(pick_verifier(store, verifier)))
+    paths = [store.analysis_dir / "majority.csv", store.analysis_dir / "majority_votes.csv"]
+    if not len(cols) or not cols.has_classes:
+        for path in paths:
+            path.unlink(missing_ok=True)
+        return []
+    table = pd.DataFrame(
+        {
+            "problem_id": np.asarray(cols.problem_ids, dtype=object)[cols.problem],
+            "sample_index": cols.sample_index,
+            "class_id": np.where(cols.class_id >= 0, cols.class_id, np.nan),
+            "correct": cols.correct,
+        }
     )
-    if name not in store.verifiers():
-        raise UsageError(f"{store.root} has no verdicts from {name!r}; run harness verify first")
-    counts = counts_per_problem(store, name)
-    n_min = int(counts["n"].min())
-    ks = np.arange(1, n_min + 1)
-    curve = coverage_curve(counts["n"].to_numpy(), counts["c"].to_numpy(), ks)
-    coverage = pd.DataFrame({"k": ks, "coverage": curve})
     store.analysis_dir.mkdir(parents=True, exist_ok=True)
-    files = [store.analysis_dir / "coverage.csv", store.analysis_dir / "per_problem.csv"]
-    coverage.to_csv(files[0], index=False)
-    counts.to_csv(files[1], index=False)
-    return AnalyzeResult(name, coverage, files)
+    majority_curve(table).to_csv(paths[0], index=False)
+    majority_votes(table).to_csv(paths[1], index=False)
+    return paths
 
 
 def summary_rows(coverage: pd.DataFrame, max_rows: int = 12) -> Iterator[tuple[int, float]]:
