@@ -84,6 +84,11 @@ TASKS: Registry[Task] = Registry(
     "task",
     {
         "arith": "tasks.arith:ArithTask",
+        "gsm8k": "tasks.gsm8k:GSM8KTask",
+        "humaneval": "tasks.humaneval:HumanEvalTask",
+        "jsonl": "tasks.jsonl:JsonlTask",
+        "math500": "tasks.math500:Math500Task",
+        "mbpp": "tasks.mbpp:MBPPTask",
     },
 )
 

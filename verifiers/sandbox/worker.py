@@ -1,0 +1,244 @@
+"""One sandbox worker as the harness sees it: a process and three pipes.
+
+Each ``SandboxWorker`` is one long-lived sandbox (bubblewrap around the warm zygote)
+talking over three pipes: jobs in, results out, and a tests pipe read only by the
+driver processes. Jobs may be queued ahead (``send``) and answered in order
+(``receive``). A worker that dies, hangs past the backstop or loses sync on the tests
+pipe is killed (its whole process group) and restarted; the harness never runs
+untrusted code itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import tempfile
+import time
+from typing import IO, Any
+
+from verifiers.sandbox.bwrap import (
+    SandboxSettings,
+    SandboxUnavailable,
+    module_sources,
+    privileged,
+    site_packages_dirs,
+    user_task_count,
+    worker_command,
+    worker_uids,
+)
+
+_HEADER = struct.Struct(">I")
+_F_SETPIPE_SZ = 1031
+MAX_RESULT = 16 << 20
+START_TIMEOUT_S = 60.0
+
+
+def _frame(record: dict[str, Any]) -> bytes:
+    body = json.dumps(record, separators=(",", ":")).encode()
+    return _HEADER.pack(len(body)) + body
+
+
+def _write_all(fd: int, data: bytes, deadline: float) -> bool:
+    """Write ``data`` to a non-blocking fd before ``deadline``; False if it did not fit."""
+    view = memoryview(data)
+    while view:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        _, ready, _ = select.select([], [fd], [], left)
+        if ready:
+            try:
+                view = view[os.write(fd, view) :]
+            except BlockingIOError:
+                continue
+    return True
+
+
+class _Reader:
+    """Reads length-prefixed frames from a non-blocking fd with a deadline."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd, self.buf = fd, b""
+
+    def _fill(self, n: int, deadline: float) -> bool | None:
+        while len(self.buf) < n:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(self.fd, 1 << 20)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                return None
+            self.buf += chunk
+        return True
+
+    def read(self, deadline: float) -> dict[str, Any] | str:
+        """A frame, or ``"timeout"`` / ``"eof"``."""
+        got = self._fill(_HEADER.size, deadline)
+        if got is not True:
+            return "eof" if got is None else "timeout"
+        size = _HEADER.unpack(self.buf[: _HEADER.size])[0]
+        if size > MAX_RESULT:
+            return "eof"
+        got = self._fill(_HEADER.size + size, deadline)
+        if got is not True:
+            return "eof" if got is None else "timeout"
+        body = self.buf[_HEADER.size : _HEADER.size + size]
+        self.buf = self.buf[_HEADER.size + size :]
+        try:
+            record = json.loads(body)
+        except ValueError:
+            return "eof"  # a garbled stream: the worker is restarted
+        return record if isinstance(record, dict) else "eof"
+
+
+class SandboxWorker:
+    """One sandboxed warm worker (see module docstring)."""
+
+    def __init__(self, settings: SandboxSettings, index: int) -> None:
+        self.settings, self.index = settings, index
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.restarts = -1
+        self.jobs = 0
+        self._scratch: str | None = None
+        self._stderr: IO[bytes] | None = None
+
+    def _config(self) -> dict[str, Any]:
+        isolated = self.settings.mode == "bwrap"
+        if not isolated:
+            self._scratch = tempfile.mkdtemp(prefix="sandbox-none-")
+        uids = worker_uids(self.index) if isolated and privileged() else None
+        return {
+            "pidns": isolated,
+            "uids": uids,
+            "scratch_root": "/tmp" if isolated else self._scratch,
+            "sys_path": site_packages_dirs() if self.settings.site_packages else [],
+            # In a user namespace RLIMIT_NPROC counts every task of the real uid.
+            "nproc_base": 0 if uids is not None or privileged() else user_task_count(),
+        }
+
+    def start(self) -> None:
+        """Start (or restart) the worker and wait until it is warm.
+
+        Raises:
+            SandboxUnavailable: The worker did not come up; the message says why.
+        """
+        self.stop()
+        self.restarts += 1
+        job_r, self._job_w = os.pipe()
+        self._res_r, res_w = os.pipe()
+        tests_r, self._tests_w = os.pipe()
+        for fd in (self._job_w, self._tests_w):
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(fd, _F_SETPIPE_SZ, 1 << 20)
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
+        fds = (job_r, res_w, tests_r)
+        self.proc = subprocess.Popen(
+            worker_command(self.settings, fds),
+            pass_fds=fds,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
+            start_new_session=True,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
+        )
+        for fd in fds:
+            os.close(fd)
+        for fd in (self._job_w, self._tests_w, self._res_r):
+            os.set_blocking(fd, False)
+        self._reader = _Reader(self._res_r)
+        boot = {"modules": module_sources(), "config": self._config()}
+        deadline = time.monotonic() + START_TIMEOUT_S
+        ready = (
+            self._reader.read(deadline)
+            if _write_all(self._job_w, _frame(boot), deadline)
+            else "eof"
+        )
+        if not isinstance(ready, dict) or not ready.get("ready"):
+            reason = self._stderr_line() or f"worker answered {ready!r}"
+            self.stop()
+            raise SandboxUnavailable(f"sandbox worker failed to start: {reason}")
+
+    def _stderr_line(self) -> str:
+        if self._stderr is None:
+            return ""
+        with contextlib.suppress(OSError, ValueError):
+            self._stderr.seek(0)
+            lines = self._stderr.read(4096).decode(errors="replace").strip().splitlines()
+            return lines[-1] if lines else ""
+        return ""
+
+    def alive(self) -> bool:
+        """Whether the worker process is running."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def send(self, job: dict[str, Any], tests: dict[str, Any] | None, deadline: float) -> bool:
+        """Queue a job (and its driver's tests) in the worker's pipes; False if it is stuck."""
+        if not self.alive():
+            return False
+        self.jobs += 1
+        if not _write_all(self._job_w, _frame(job), deadline):
+            return False
+        return tests is None or _write_all(self._tests_w, _frame(tests), deadline)
+
+    def receive(
+        self, job: dict[str, Any], checked: bool, deadline: float
+    ) -> tuple[dict[str, Any], bool]:
+        """The result of the oldest job sent, and whether the worker had to be restarted.
+
+        A worker that dies, outlives ``deadline`` (the backstop), answers out of order or
+        whose driver left its tests unread (the tests pipe may hold a stale frame) is
+        restarted. The job then gets ``status`` ``crashed``, or ``timeout`` with
+        ``backstop`` set.
+        """
+        result: dict[str, Any] | str = self._reader.read(deadline) if self.alive() else "eof"
+        if isinstance(result, dict) and result.get("id") == job["id"]:
+            if checked and f'"tests_read":{job["id"]}' not in result.get("out", ""):
+                self.start()
+                return result, True
+            return result, False
+        self.start()
+        if result == "timeout":
+            return {"id": job["id"], "status": "timeout", "backstop": True, "out": ""}, True
+        return {"id": job["id"], "status": "crashed", "out": ""}, True
+
+    def run(
+        self, job: dict[str, Any], tests: dict[str, Any] | None, backstop_s: float
+    ) -> dict[str, Any]:
+        """Run one job alone on this worker (restarting it first if needed)."""
+        if not self.alive():
+            self.start()
+        deadline = time.monotonic() + backstop_s
+        if not self.send(job, tests, deadline):
+            self.start()
+            return {"id": job["id"], "status": "crashed", "out": ""}
+        return self.receive(job, tests is not None, deadline)[0]
+
+    def stop(self) -> None:
+        """Kill the worker's whole process group and release its pipes."""
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            self.proc = None
+            for fd in (self._job_w, self._res_r, self._tests_w):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None

@@ -1,0 +1,263 @@
+"""Turning a sample into a sandbox job, and the sandbox's raw outputs into a Verdict.
+
+Kept apart from the verifier's scheduling so the judging rules read in one place:
+
+* ``passed``: every test ran and passed.
+* ``failed``: a test returned a wrong value or raised (also: outputs too large).
+* ``timeout``: the wall-clock or CPU limit hit before a failure was seen.
+* ``error``: the program did not load (syntax error, exception at import, entry point
+  missing), exited before the tests finished, or the sandbox lost the process.
+
+Per-test detail is a compact string (``P`` passed, ``F`` wrong result, ``E`` raised,
+``-`` not run) plus the first few failures with their asserts.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.errors import UsageError
+from harness.records import Problem, Sample, Verdict
+from verifiers.code_cases import case_calls, judge_case
+from verifiers.sandbox.codec import CodecError, decode, short_repr
+
+MAX_FAILURES = 3
+_FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
+
+
+def extract_code(text: str, entry_point: str) -> str:
+    """The code of a sample: the fenced block defining ``entry_point`` if the text has fences."""
+    if "```" not in text:
+        return text
+    blocks = _FENCE.findall(text)
+    if not blocks:
+        return text
+    for block in blocks:
+        if defines(block, entry_point):
+            return str(block)
+    return str(blocks[0])
+
+
+def defines(code: str, name: str) -> bool:
+    """Whether ``code`` parses on its own and defines function ``name`` at top level."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    return any(
+        isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == name for n in tree.body
+    )
+
+
+def build_program(tests: dict[str, Any], text: str) -> str:
+    """The program a sample stands for: prompt + completion, or a full program.
+
+    A sample that defines the entry point itself is a full program; the prompt code is
+    put first anyway, so helpers and imports it declares stay available.
+    """
+    entry = str(tests["entry_point"])
+    code = extract_code(text, entry)
+    prompt_code = str(tests.get("prompt_code") or "")
+    if not prompt_code:
+        return code
+    if defines(code, entry):
+        return f"{prompt_code}\n\n{code}\n"
+    return f"{prompt_code}{code}\n"
+
+
+def _free_names(sources: list[str]) -> list[str]:
+    names: set[str] = set()
+    for src in sources:
+        try:
+            tree = ast.parse(src)
+        except SyntaxError:
+            continue
+        names |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    return sorted(names)
+
+
+@dataclass
+class Prepared:
+    """A sample ready for the sandbox: the job, the driver's tests (check mode), the cases."""
+
+    job: dict[str, Any]
+    tests: dict[str, Any] | None
+    cases: list[dict[str, Any]] = field(default_factory=list)
+    case_of_call: list[int] = field(default_factory=list)
+    test_names: list[str] = field(default_factory=list)
+
+    def with_id(self, job_id: int) -> Prepared:
+        """A copy under a new job id (for a re-run)."""
+        tests = None if self.tests is None else {**self.tests, "id": job_id}
+        return Prepared(
+            {**self.job, "id": job_id}, tests, self.cases, self.case_of_call, self.test_names
+        )
+
+
+def prepare(
+    problem: Problem, sample: Sample, job_id: int, timeout_s: float, limits: dict[str, Any]
+) -> Prepared:
+    """The sandbox job for one sample of a code problem.
+
+    Raises:
+        UsageError: The problem carries no unit tests.
+    """
+    tests = problem.tests
+    if not tests or "entry_point" not in tests:
+        raise UsageError(
+            f"unit_tests: problem {problem.id!r} has no unit tests (use it with code tasks "
+            "such as humaneval or mbpp)"
+        )
+    entry = str(tests["entry_point"])
+    job: dict[str, Any] = {
+        "id": job_id,
+        "program": build_program(tests, sample.text),
+        "entry_point": entry,
+        "limits": limits,
+        "timeout": timeout_s,
+    }
+    cases = list(tests.get("cases") or [])
+    if tests.get("complete") and cases:
+        calls, owner = [], []
+        for k, case in enumerate(cases):
+            for call in case_calls(case):
+                calls.append([call["input"], call.get("kwargs", {"dict": []})])
+                owner.append(k)
+        job.update(mode="cases", calls=calls)
+        return Prepared(job, None, cases, owner)
+    asserts = tests.get("asserts")
+    test_code = "" if asserts is not None else str(tests.get("test_code") or "")
+    driver = {
+        "id": job_id,
+        "entry_point": entry,
+        "prelude": str(tests.get("prompt_code") or ""),
+        "setup": str(tests.get("setup") or ""),
+        "test_code": test_code,
+        "asserts": asserts,
+        "free_names": _free_names([test_code, *(asserts or [])]),
+    }
+    job["mode"] = "check"
+    names = list(asserts) if asserts is not None else ["check(candidate)"]
+    return Prepared(job, driver, test_names=names)
+
+
+def _records(out: str) -> list[dict[str, Any]]:
+    records = []
+    for line in out.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def _exit_text(code: Any) -> str:
+    if isinstance(code, int) and code < 0:
+        return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def judge(problem: Problem, sample: Sample, prep: Prepared, result: dict[str, Any]) -> Verdict:
+    """The verdict for one sample from the sandbox's result record."""
+    records = _records(str(result.get("out", "")))
+    sandbox_status = str(result.get("status"))
+    load = next((r for r in records if "load" in r), None)
+    detail: dict[str, Any] = {
+        "mode": prep.job["mode"],
+        "elapsed_s": result.get("elapsed_s"),
+        "cpu_s": result.get("cpu_s"),
+    }
+    if result.get("rerun"):
+        detail["rerun_alone"] = True
+
+    def verdict(status: str, **extra: Any) -> Verdict:
+        detail.update(extra)
+        return Verdict(problem.id, sample.sample_index, status == "passed", status, detail=detail)
+
+    if load is not None and load.get("load") != "ok":
+        return verdict("error", error=str(load.get("e", ""))[:300])
+    fatal = next((r for r in records if "fatal" in r), None)
+    if fatal is not None:
+        return verdict("error", error=str(fatal["fatal"])[:300])
+    if prep.job["mode"] == "cases":
+        marks, failures = _judge_cases(prep, records)
+        names = [str(c.get("assert", "")) for c in prep.cases]
+    else:
+        marks, failures = _judge_checks(prep, records)
+        names = prep.test_names
+    detail.update(tests="".join(marks), passed=marks.count("P"), total=len(marks))
+    if failures:
+        detail["failures"] = [
+            {"test": i, "assert": names[i][:300], **info} for i, info in failures[:MAX_FAILURES]
+        ]
+    if failures:
+        return verdict("failed")
+    if sandbox_status == "timeout":
+        return verdict("timeout", error=f"no result within {prep.job['timeout']} s")
+    if sandbox_status == "overflow":
+        return verdict("failed", error="output over the size limit")
+    if "-" in marks or load is None:
+        why = {"crashed": "the sandbox worker died", "internal": "sandbox error"}.get(
+            sandbox_status,
+            f"the program stopped before its tests finished ({_exit_text(result.get('exit'))})",
+        )
+        return verdict("error", error=why)
+    return verdict("passed")
+
+
+def _judge_cases(
+    prep: Prepared, records: list[dict[str, Any]]
+) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+    # The first record for each call index counts; anything else the program wrote is ignored.
+    by_call: dict[int, dict[str, Any]] = {}
+    for r in records:
+        i = r.get("i")
+        if isinstance(i, int) and 0 <= i < len(prep.case_of_call) and i not in by_call:
+            by_call[i] = r
+    values: list[list[Any]] = [[] for _ in prep.cases]
+    marks = ["P"] * len(prep.cases)
+    info: dict[int, dict[str, Any]] = {}
+    for i, owner in enumerate(prep.case_of_call):
+        got = by_call.get(i)
+        if marks[owner] != "P":
+            continue
+        if got is None:
+            marks[owner] = "-"
+        elif not got.get("ok"):
+            marks[owner] = "E"
+            info[owner] = {"error": str(got.get("e", ""))[:300]}
+        else:
+            try:
+                values[owner].append(decode(got.get("v")))
+            except CodecError as exc:
+                marks[owner] = "F"
+                info[owner] = {"error": f"bad value: {exc}"}
+    for k, case in enumerate(prep.cases):
+        if marks[k] == "P" and not judge_case(case, values[k]):
+            marks[k] = "F"
+            info[k] = {"got": short_repr(values[k][0] if len(values[k]) == 1 else values[k])}
+    failures = [(k, info[k]) for k in range(len(marks)) if marks[k] in "FE"]
+    return marks, failures
+
+
+def _judge_checks(
+    prep: Prepared, records: list[dict[str, Any]]
+) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+    marks = ["-"] * len(prep.test_names)
+    failures = []
+    for r in records:
+        i = r.get("i")
+        if not isinstance(i, int) or not 0 <= i < len(marks) or marks[i] != "-":
+            continue
+        if r.get("ok") is True:
+            marks[i] = "P"
+        else:
+            marks[i] = "F"
+            failures.append((i, {"error": str(r.get("e", ""))[:300]}))
+    return marks, failures

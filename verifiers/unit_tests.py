@@ -1,0 +1,201 @@
+"""``unit_tests``: run code samples against their problem's unit tests in the sandbox.
+
+Options (``--verifier-opt KEY=VALUE``; ``--sandbox`` sets ``sandbox``):
+
+- ``sandbox``: ``bwrap`` (default; bubblewrap isolation) or ``none`` (no isolation,
+  for trusted code only).
+- ``timeout``: wall-clock seconds per sample (default 5); CPU time is capped at the
+  next whole second above it.
+- ``workers``: sandbox workers (default: one per available core).
+- ``memory_mb``: address space a sample may add to its starting size (default 1024).
+- ``site_packages``: let programs import the packages installed with the harness (numpy
+  and the like, read-only); default false: the standard library only.
+
+Samples of all problems share one pool of warm workers, so every core stays busy
+across problem boundaries; verdicts still come back problem by problem, in order. A
+sample that times out (or loses its worker) is run once more with every other worker
+idle before the timeout is recorded, so load on the machine does not turn correct
+code into failures.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from typing import Any, ClassVar
+
+from harness.errors import UsageError
+from harness.records import Problem, Sample, Verdict
+from verifiers.base import Verifier
+from verifiers.sandbox import (
+    SANDBOX_MODES,
+    SandboxPool,
+    SandboxSettings,
+    SandboxUnavailable,
+    probe,
+)
+from verifiers.sandbox.bwrap import privileged
+from verifiers.unit_outcomes import Prepared, judge, prepare
+
+DEFAULTS: dict[str, Any] = {
+    "sandbox": "bwrap",
+    "timeout": 5.0,
+    "workers": 0,
+    "memory_mb": 1024,
+    "site_packages": False,
+}
+RERUN_STATUSES = ("timeout", "crashed")
+BACKSTOP_GRACE_S = 10.0
+
+
+def _coerce_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(options) - set(DEFAULTS)
+    if unknown:
+        raise UsageError(
+            f"verifier unit_tests has no option(s) {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(sorted(DEFAULTS))})"
+        )
+    out = dict(DEFAULTS)
+    for key, value in options.items():
+        kind = type(DEFAULTS[key])
+        try:
+            out[key] = _boolean(value) if kind is bool else kind(value)
+        except (TypeError, ValueError):
+            raise UsageError(
+                f"verifier option {key}={value!r} is not a valid {kind.__name__}"
+            ) from None
+    if out["sandbox"] not in SANDBOX_MODES:
+        raise UsageError(
+            f"sandbox must be one of {', '.join(SANDBOX_MODES)}, got {out['sandbox']!r}"
+        )
+    if not 0 < out["timeout"] <= 3600:
+        raise UsageError(
+            f"verifier option timeout must be in (0, 3600] seconds, got {out['timeout']}"
+        )
+    if out["workers"] < 0 or out["memory_mb"] < 16:
+        raise UsageError("verifier options: workers must be >= 0 and memory_mb >= 16")
+    return out
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in {"1", "0", "true", "false", "yes", "no"}:
+        raise ValueError(value)
+    return text in {"1", "true", "yes"}
+
+
+class UnitTestVerifier(Verifier):
+    """Unit tests in a bubblewrap sandbox with pre-forked warm workers."""
+
+    name: ClassVar[str] = "unit_tests"
+    description: ClassVar[str] = "run code against the problem's unit tests in a sandbox"
+
+    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(options)
+        self.config = _coerce_options(self.options)
+        self.settings = SandboxSettings(
+            mode=self.config["sandbox"],
+            memory_mb=self.config["memory_mb"],
+            site_packages=self.config["site_packages"],
+        )
+        self.timeout_s = float(self.config["timeout"])
+        self.workers = int(self.config["workers"]) or len(os.sched_getaffinity(0))
+        self._pool: SandboxPool | None = None
+        self._limits = self.settings.limits(self.timeout_s)
+        self.reruns = 0
+
+    @property
+    def pool(self) -> SandboxPool:
+        """The worker pool, started on first use.
+
+        Raises:
+            UsageError: The sandbox cannot run here (one line saying how to fix it).
+        """
+        if self._pool is None:
+            try:
+                probe(self.settings.mode)
+                self._pool = SandboxPool(self.settings, self.workers)
+            except SandboxUnavailable as exc:
+                raise UsageError(str(exc)) from None
+        return self._pool
+
+    def _prepare(self, problem: Problem, sample: Sample) -> Prepared:
+        return prepare(problem, sample, self.pool.new_id(), self.timeout_s, self._limits)
+
+    def _submit(self, prep: Prepared) -> Future[dict[str, Any]]:
+        return self.pool.submit(prep.job, prep.tests, self.timeout_s + BACKSTOP_GRACE_S)
+
+    def _finish(
+        self, problem: Problem, sample: Sample, prep: Prepared, future: Future[dict[str, Any]]
+    ) -> Verdict:
+        result = future.result()
+        if result.get("status") in RERUN_STATUSES:
+            self.reruns += 1
+            again = prep.with_id(self.pool.new_id())
+            result = self.pool.run_alone(again.job, again.tests, self.timeout_s + BACKSTOP_GRACE_S)
+            result["rerun"] = True
+            prep = again
+        return judge(problem, sample, prep, result)
+
+    def verify(self, problem: Problem, samples: Sequence[Sample]) -> list[Verdict]:
+        return next(iter(self.verify_many([(problem, samples)])))
+
+    def verify_many(
+        self, items: Iterable[tuple[Problem, Sequence[Sample]]]
+    ) -> Iterator[list[Verdict]]:
+        """Verdicts problem by problem, with samples of later problems already running."""
+        window: deque[
+            tuple[Problem, Sequence[Sample], list[Prepared], list[Future[dict[str, Any]]]]
+        ]
+        window = deque()
+        limit = max(64, 16 * self.workers)
+        in_flight = 0
+        source = iter(items)
+        exhausted = False
+        while True:
+            while not exhausted and (not window or in_flight < limit):
+                try:
+                    problem, samples = next(source)
+                except StopIteration:
+                    exhausted = True
+                    break
+                preps = [self._prepare(problem, s) for s in samples]
+                window.append((problem, samples, preps, [self._submit(p) for p in preps]))
+                in_flight += len(samples)
+            if not window:
+                return
+            problem, samples, preps, futures = window.popleft()
+            in_flight -= len(samples)
+            yield [
+                self._finish(problem, s, p, f)
+                for s, p, f in zip(samples, preps, futures, strict=True)
+            ]
+
+    def describe(self) -> dict[str, Any]:
+        isolated = self.settings.mode == "bwrap"
+        return {
+            "verifier": self.name,
+            "options": self.options,
+            "sandbox": self.settings.mode,
+            "isolation": (
+                "bubblewrap: no network, read-only system, private /tmp, pid/ipc/uts "
+                "namespaces, "
+                + ("unprivileged uids per worker" if privileged() else "user namespace")
+                if isolated
+                else "none (trusted code only)"
+            ),
+            "timeout_s": self.timeout_s,
+            "workers": self.workers,
+            "site_packages": self.settings.site_packages,
+            "limits": self.settings.limits(self.timeout_s),
+            "reruns_alone": self.reruns,
+        }
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
