@@ -108,6 +108,10 @@ def verify(
             (store.root / "verdicts" / f"{name}.meta.json").write_text(
                 json.dumps(info, indent=2, default=str) + "\n"
             )
+            manifest = store.read_manifest()
+            if "sandbox" in info and manifest.sandbox != info["sandbox"]:
+                # How untrusted code ran is part of what produced the results.
+                store.write_manifest(manifest.replace(sandbox=str(info["sandbox"])))
     finally:
         impl.close()
     return VerifyResult(name, store.verdicts_path(name), written)

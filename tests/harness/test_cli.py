@@ -144,3 +144,16 @@ def test_import_bad_line_names_it_and_writes_nothing(
     assert proc.returncode == 2
     assert needle in error_line(proc)
     assert not (run / "samples.jsonl").exists() and not (run / "manifest.json").exists()
+
+
+def test_sandbox_mode_is_written_into_the_manifest(tmp_path: Path) -> None:
+    src = tmp_path / "code.jsonl"
+    body = "    return [x for x in strings if substring in x]\n"
+    src.write_text(json.dumps({"problem_id": "HumanEval/7", "text": body}) + "\n")
+    run = tmp_path / "run"
+    assert harness("import", str(src), "--task", "humaneval", "--out", str(run)).returncode == 0
+    proc = harness("verify", str(run), "--sandbox", "none")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((run / "manifest.json").read_text())["sandbox"] == "none"
+    verdict = json.loads((run / "verdicts" / "unit_tests.jsonl").read_text())
+    assert verdict["correct"] is True
