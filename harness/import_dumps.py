@@ -33,7 +33,7 @@ from typing import Any
 
 from harness.errors import UsageError
 from harness.records import Problem, RunManifest, Sample, SamplingConfig, Verdict, dataset_hash
-from harness.store import JsonlAppender, RunStore
+from harness.store import JsonlAppender, RunStore, iter_json_objects
 from harness.versions import package_versions
 
 IMPORTED_VERIFIER = "imported"
@@ -55,17 +55,8 @@ def _columns_and_first(path: Path) -> tuple[list[str], dict[str, Any] | None]:
         import pyarrow.parquet as pq
 
         return list(pq.ParquetFile(path).schema_arrow.names), None
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError:
-                raise UsageError(f"{path}:{lineno}: not a valid JSON line") from None
-            if not isinstance(row, dict):
-                raise UsageError(f"{path}:{lineno}: expected a JSON object")
-            return list(row), row
+    for _, row in iter_json_objects(path):
+        return list(row), row
     raise UsageError(f"{path}: empty file")
 
 
@@ -102,17 +93,7 @@ def iter_rows(path: Path, batch_rows: int = 8) -> Iterator[tuple[int, dict[str, 
                 number += 1
                 yield number, row
         return
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError:
-                raise UsageError(f"{path}:{lineno}: not a valid JSON line") from None
-            if not isinstance(row, dict):
-                raise UsageError(f"{path}:{lineno}: expected a JSON object")
-            yield lineno, row
+    yield from iter_json_objects(path)
 
 
 def _first(row: dict[str, Any], keys: tuple[str, ...]) -> Any:

@@ -7,7 +7,6 @@ field, broken JSON) is one error naming the line and leaves the directory untouc
 
 from __future__ import annotations
 
-import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from typing import Any
 from harness.errors import UsageError
 from harness.generate import check_compatible
 from harness.records import RunManifest, Sample, SamplingConfig, dataset_hash
-from harness.store import RunStore
+from harness.store import RunStore, iter_json_objects
 from harness.versions import package_versions
 from tasks.base import get_task
 
@@ -32,18 +31,7 @@ class ImportResult:
 def _read_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
-    rows = []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError:
-                raise UsageError(f"{path}:{lineno}: not a valid JSON line") from None
-            if not isinstance(row, dict):
-                raise UsageError(f"{path}:{lineno}: expected a JSON object")
-            rows.append((lineno, row))
+    rows = list(iter_json_objects(path))
     if not rows:
         raise UsageError(f"{path}: no samples in file")
     return rows

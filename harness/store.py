@@ -106,6 +106,22 @@ def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 raise UsageError(f"{path}:{lineno}: not a valid JSON line") from None
 
 
+def iter_json_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) of a user's JSONL file, read strictly: a line that is not a
+    JSON object is a UsageError naming the file and line (no torn-line forgiveness)."""
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                raise UsageError(f"{path}:{lineno}: not a valid JSON line") from None
+            if not isinstance(row, dict):
+                raise UsageError(f"{path}:{lineno}: expected a JSON object")
+            yield lineno, row
+
+
 class JsonlAppender:
     """Appends records to a JSONL file, flushing and fsyncing once per batch."""
 
