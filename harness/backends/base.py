@@ -84,5 +84,6 @@ BACKENDS: Registry[Backend] = Registry(
         "scripted": "harness.backends.scripted:ScriptedBackend",
         "openai": "harness.backends.openai_server:OpenAIServerBackend",
         "vllm": "harness.backends.vllm_offline:VLLMBackend",
+        "ray": "harness.backends.ray_cluster:RayBackend",
     },
 )

@@ -5,6 +5,8 @@ them as well as ``LLM.generate`` would), and each request's result is yielded as
 as all its samples are done, so the driver writes progress while the engine keeps
 working in its own process. One request per chunk of a problem's samples, with
 ``SamplingParams(n=chunk)``: the prompt is prefilled once and shared by the samples.
+``submit``/``step``/``abort`` expose the same engine to a loop that keeps feeding it new
+requests while it works (the ``ray`` backend's replicas).
 
 Seeding: the engine gets the run seed, and every request gets its own seed derived from
 (seed, problem id) plus the index of its first sample. vLLM seeds the k-th sample of a
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from harness.backends.base import BackendConfig, Completion, GenRequest, GenResult
@@ -51,14 +53,23 @@ def request_seed(seed: int, problem_id: str, first_index: int) -> int:
     return (int.from_bytes(digest[:4], "little") & 0x7FFFFFFF) + first_index
 
 
-def parse_options(options: dict[str, Any]) -> dict[str, Any]:
-    """Check and coerce backend options (strings from the CLI) to their types."""
+def parse_options(
+    options: dict[str, Any], types: dict[str, type] | None = None, backend: str = "vllm"
+) -> dict[str, Any]:
+    """Check and coerce backend options (strings from the CLI) to their types.
+
+    Args:
+        options: KEY -> value, as given with ``--backend-opt``.
+        types: The options ``backend`` takes and their types (default: this backend's).
+        backend: The backend's name, for the error message.
+    """
+    types = OPTION_TYPES if types is None else types
     out: dict[str, Any] = {}
     for key, value in options.items():
-        kind = OPTION_TYPES.get(key)
+        kind = types.get(key)
         if kind is None:
             raise UsageError(
-                f"backend 'vllm' has no option {key!r} (known: {', '.join(sorted(OPTION_TYPES))})"
+                f"backend {backend!r} has no option {key!r} (known: {', '.join(sorted(types))})"
             )
         if not isinstance(value, str) or kind is str:
             out[key] = value
@@ -88,6 +99,8 @@ class VLLMBackend:
 
         self.config = config
         self.options = parse_options(dict(config.options))
+        # Submitted, unfinished requests by engine id: (request, prompt tokens, seed).
+        self._inflight: dict[str, tuple[GenRequest, int, int | None]] = {}
         self.model_path = resolve_model(config.model)
         # vLLM's INFO log drowns the progress bar; VLLM_LOGGING_LEVEL=INFO brings it back.
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
@@ -161,28 +174,65 @@ class VLLMBackend:
         reqs = [r for r in requests if r.n > 0]
         if not reqs:
             return
+        pending = set(self.submit(reqs))
+        try:
+            while pending:
+                for rid, result in self.step():
+                    if rid in pending:
+                        pending.discard(rid)
+                        yield result
+        finally:
+            if pending:  # the consumer stopped early (error, Ctrl-C): drop the rest
+                self.abort(list(pending))
+
+    # -- incremental use (an engine loop that takes new requests while it works) ----------
+    def submit(self, requests: Sequence[GenRequest]) -> list[str]:
+        """Hand requests to the engine without waiting for them.
+
+        Every prompt is checked before any is queued, so a UsageError (prompt too long)
+        leaves the engine as it was.
+
+        Returns:
+            One id per request, as ``step`` reports them.
+        """
+        reqs = list(requests)
         prompts = [self._prompt_ids(r.problem) for r in reqs]
         params = [self._params(r) for r in reqs]
-        engine = self.llm.llm_engine
         ids = self.llm.enqueue([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=False)
         # enqueue returns internal ids "<external id>-<random suffix>"; outputs carry the
         # external id (LLM's counter, digits only), so key by that.
-        pending = {rid.split("-", 1)[0]: i for i, rid in enumerate(ids)}
-        try:
-            while pending:
-                if not engine.has_unfinished_requests():
-                    n_left = len(pending)
-                    raise RuntimeError(f"vLLM engine stopped with {n_left} request(s) unfinished")
-                for out in engine.step():
-                    if not out.finished:
-                        continue
-                    i = pending.pop(out.request_id, -1)
-                    if i < 0:
-                        continue
-                    yield self._result(reqs[i], len(prompts[i]), params[i].seed, out)
-        finally:
-            if pending:  # the consumer stopped early (error, Ctrl-C): drop the rest
-                engine.abort_request(list(pending))
+        keys = [rid.split("-", 1)[0] for rid in ids]
+        for key, req, prompt, param in zip(keys, reqs, prompts, params, strict=True):
+            self._inflight[key] = (req, len(prompt), param.seed)
+        return keys
+
+    def step(self) -> list[tuple[str, GenResult]]:
+        """Run one engine step; returns (id, result) for each request it finished."""
+        engine = self.llm.llm_engine
+        if not self._inflight:
+            return []
+        if not engine.has_unfinished_requests():
+            n_left = len(self._inflight)
+            self._inflight.clear()
+            raise RuntimeError(f"vLLM engine stopped with {n_left} request(s) unfinished")
+        done = []
+        for out in engine.step():
+            if not out.finished or out.request_id not in self._inflight:
+                continue
+            req, prompt_tokens, seed = self._inflight.pop(out.request_id)
+            done.append((out.request_id, self._result(req, prompt_tokens, seed, out)))
+        return done
+
+    def abort(self, ids: Sequence[str]) -> None:
+        """Drop submitted requests that are not finished yet."""
+        known = [i for i in ids if self._inflight.pop(i, None) is not None]
+        if known:
+            self.llm.llm_engine.abort_request(known)
+
+    @property
+    def unfinished(self) -> int:
+        """Submitted requests whose results ``step`` has not returned yet."""
+        return len(self._inflight)
 
     def close(self) -> None:
         """Shut the engine down and free its memory."""
