@@ -14,7 +14,5 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 def shared_data() -> Path:
     """``../shared/data`` (GSM8K test, MATH-500); skips when the checkout has none beside it."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(
-            f"reference data not found at {SHARED_DATA} (only present beside the team's checkout)"
-        )
+        pytest.skip(f"reference data not found at {SHARED_DATA} (kept beside the checkout)")
     return SHARED_DATA
