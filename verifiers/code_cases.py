@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -262,39 +263,65 @@ def case_calls(case: dict[str, Any]) -> list[dict[str, Any]]:
     return calls
 
 
+_SCALARS = frozenset({int, float, str, bool, type(None), bytes, complex})
+
+
 def is_plain(value: Any) -> bool:
     """Whether a decoded value holds only built-in data (no opaque/remote parts)."""
+    if type(value) in _SCALARS:  # the usual case, decided without a call per element
+        return True
     if isinstance(value, Unsupported | Handle):
         return False
     if isinstance(value, list | tuple | set | frozenset):
-        return all(is_plain(v) for v in value)
+        return all(type(v) in _SCALARS or is_plain(v) for v in value)
     if isinstance(value, dict):
         return all(is_plain(k) and is_plain(v) for k, v in value.items())
     return True
 
 
-def judge_case(case: dict[str, Any], results: Sequence[Any]) -> bool:
-    """Whether decoded return values ``results`` satisfy ``case``; never raises."""
+_NOT_GIVEN: Any = object()
+
+
+def judge_case(case: dict[str, Any], results: Sequence[Any], expected: Any = _NOT_GIVEN) -> bool:
+    """Whether decoded return values ``results`` satisfy ``case``; never raises.
+
+    Args:
+        case: The case (from ``parse_assert``).
+        results: The decoded values its calls returned.
+        expected: ``decode(case["expected"])``, when the caller has it already.
+    """
     if not all(is_plain(r) for r in results):
         return False
     try:
         kind = case["compare"]
         got = results[0]
+        if kind in ("eq", "approx") and expected is _NOT_GIVEN:
+            expected = decode(case["expected"])
         if kind == "eq":
-            return bool(got == decode(case["expected"]))
+            return bool(got == expected)
         if kind == "approx":
-            diff = abs(got - decode(case["expected"]))
+            diff = abs(got - expected)
             return bool(diff < case["tol"] if case.get("strict", True) else diff <= case["tol"])
         if kind == "truthy":
             return bool(got)
         if kind == "falsy":
             return not got
         if kind == "expr":
-            tree = ast.parse(case["expr"], mode="eval")
-            if not _safe_expression(tree, len(results)):
+            code = _expr_code(case["expr"], len(results))
+            if code is None:
                 return False
-            names = {f"{_PLACEHOLDER}{i}": r for i, r in enumerate(results)}
-            return bool(_safe_eval(tree, names))
+            env = {"__builtins__": {}, **SAFE_FUNCTIONS, "math": math}
+            env.update({f"{_PLACEHOLDER}{i}": r for i, r in enumerate(results)})
+            return bool(eval(code, env))
     except Exception:
         return False
     return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _expr_code(expr: str, placeholders: int) -> Any:
+    # Checked and compiled once per distinct expression, not once per sample.
+    tree = ast.parse(expr, mode="eval")
+    if not _safe_expression(tree, placeholders):
+        return None
+    return compile(ast.fix_missing_locations(tree), "<case>", "eval")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import json
+import marshal
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,28 +81,42 @@ def _free_names(sources: list[str]) -> list[str]:
     return sorted(names)
 
 
-@dataclass
-class Prepared:
-    """A sample ready for the sandbox: the job, the driver's tests (check mode), the cases."""
+_UNDECODABLE = object()
 
-    job: dict[str, Any]
-    tests: dict[str, Any] | None
+
+def compiled(program: str) -> bytes | None:
+    """The program compiled here, as marshal bytes for the sandbox; None if it does not compile.
+
+    Compiling runs none of the program's code; it saves every forked sample the
+    compiler's work, its largest start-up cost. A program that does not compile is sent
+    as source, so the sandbox reports the error as it does for any load failure.
+    """
+    try:
+        code = compile(program, "<candidate>", "exec", dont_inherit=True)
+    except Exception:  # SyntaxError, ValueError (NUL bytes), RecursionError, MemoryError
+        return None
+    return marshal.dumps(code)
+
+
+@dataclass
+class Plan:
+    """What every sample of one problem shares: the test mode, the calls, the cases.
+
+    Made once per problem, so a sample costs only its program and a job id.
+    """
+
+    entry: str
+    mode: str
+    calls: list[list[Any]] = field(default_factory=list)
     cases: list[dict[str, Any]] = field(default_factory=list)
     case_of_call: list[int] = field(default_factory=list)
+    expected: list[Any] = field(default_factory=list)
+    driver: dict[str, Any] | None = None
     test_names: list[str] = field(default_factory=list)
 
-    def with_id(self, job_id: int) -> Prepared:
-        """A copy under a new job id (for a re-run)."""
-        tests = None if self.tests is None else {**self.tests, "id": job_id}
-        return Prepared(
-            {**self.job, "id": job_id}, tests, self.cases, self.case_of_call, self.test_names
-        )
 
-
-def prepare(
-    problem: Problem, sample: Sample, job_id: int, timeout_s: float, limits: dict[str, Any]
-) -> Prepared:
-    """The sandbox job for one sample of a code problem.
+def plan(problem: Problem) -> Plan:
+    """The shared part of the sandbox jobs of ``problem``.
 
     Raises:
         UsageError: The problem carries no unit tests.
@@ -113,13 +128,6 @@ def prepare(
             "such as humaneval or mbpp)"
         )
     entry = str(tests["entry_point"])
-    job: dict[str, Any] = {
-        "id": job_id,
-        "program": build_program(tests, sample.text),
-        "entry_point": entry,
-        "limits": limits,
-        "timeout": timeout_s,
-    }
     cases = list(tests.get("cases") or [])
     if tests.get("complete") and cases:
         calls, owner = [], []
@@ -127,12 +135,10 @@ def prepare(
             for call in case_calls(case):
                 calls.append([call["input"], call.get("kwargs", {"dict": []})])
                 owner.append(k)
-        job.update(mode="cases", calls=calls)
-        return Prepared(job, None, cases, owner)
+        return Plan(entry, "cases", calls, cases, owner, [_expected(c) for c in cases])
     asserts = tests.get("asserts")
     test_code = "" if asserts is not None else str(tests.get("test_code") or "")
-    driver = {
-        "id": job_id,
+    driver: dict[str, Any] = {
         "entry_point": entry,
         "prelude": str(tests.get("prompt_code") or ""),
         "setup": str(tests.get("setup") or ""),
@@ -140,14 +146,109 @@ def prepare(
         "asserts": asserts,
         "free_names": _free_names([test_code, *(asserts or [])]),
     }
-    job["mode"] = "check"
+    code = _compiled_tests(driver)
+    if code is not None:
+        driver["code"] = code
     names = list(asserts) if asserts is not None else ["check(candidate)"]
-    return Prepared(job, driver, test_names=names)
+    return Plan(entry, "check", driver=driver, test_names=names)
+
+
+def _compiled_tests(driver: dict[str, Any]) -> bytes | None:
+    # The driver's sources compiled once per problem, under the names the driver uses;
+    # one that does not compile is left out, so the driver meets (and reports) the error.
+    sources = {
+        "<prelude>": driver["prelude"],
+        "<setup>": driver["setup"],
+        "<tests>": driver["test_code"],
+    }
+    if driver["asserts"] is None:
+        sources["check"] = f"check({driver['entry_point']})"
+    else:
+        sources.update({f"<assert {i}>": src for i, src in enumerate(driver["asserts"])})
+    codes = {}
+    for name, src in sources.items():
+        try:
+            codes[name] = compile(src, name, "exec", dont_inherit=True)
+        except Exception:  # SyntaxError, ValueError (NUL bytes), RecursionError, MemoryError
+            continue
+    return marshal.dumps(codes) if codes else None
+
+
+def _expected(case: dict[str, Any]) -> Any:
+    # Decoded once per problem; comparing plain built-in values never changes them.
+    if "expected" not in case:
+        return None
+    try:
+        return decode(case["expected"])
+    except CodecError:
+        return _UNDECODABLE
+
+
+@dataclass
+class Prepared:
+    """A sample ready for the sandbox: the job, the driver's tests (check mode), the plan."""
+
+    job: dict[str, Any]
+    tests: dict[str, Any] | None
+    plan: Plan
+
+    def with_id(self, job_id: int) -> Prepared:
+        """A copy under a new job id (for a re-run)."""
+        tests = None if self.tests is None else {**self.tests, "id": job_id}
+        return Prepared({**self.job, "id": job_id}, tests, self.plan)
+
+
+def prepare(
+    problem: Problem,
+    sample: Sample,
+    job_id: int,
+    timeout_s: float,
+    limits: dict[str, Any],
+    shared: Plan | None = None,
+) -> Prepared:
+    """The sandbox job for one sample of a code problem.
+
+    Args:
+        problem: The problem, with its tests.
+        sample: The sample to run.
+        job_id: A fresh job id.
+        timeout_s: Wall-clock seconds the sample may run.
+        limits: Its rlimits (``SandboxSettings.limits``).
+        shared: ``plan(problem)``, when the caller keeps it for all samples of a problem.
+
+    Raises:
+        UsageError: The problem carries no unit tests.
+    """
+    shared = shared or plan(problem)
+    program = build_program(problem.tests or {}, sample.text)
+    job: dict[str, Any] = {
+        "id": job_id,
+        "program": program,
+        "entry_point": shared.entry,
+        "limits": limits,
+        "timeout": timeout_s,
+        "mode": shared.mode,
+    }
+    code = compiled(program)
+    if code is not None:
+        job["code"] = code
+    if shared.driver is None:
+        job["calls"] = shared.calls
+        return Prepared(job, None, shared)
+    return Prepared(job, {"id": job_id, **shared.driver}, shared)
 
 
 def _records(out: str) -> list[dict[str, Any]]:
+    lines = out.splitlines()
+    try:  # the usual case: every line is a record written by the sandbox's own code
+        parsed = json.loads("[" + ",".join(lines) + "]")
+    except ValueError:
+        pass
+    else:
+        if len(parsed) == len(lines):
+            return [r for r in parsed if isinstance(r, dict)]
     records = []
-    for line in out.splitlines():
+    for line in lines:
         try:
             record = json.loads(line)
         except ValueError:
@@ -187,10 +288,10 @@ def judge(problem: Problem, sample: Sample, prep: Prepared, result: dict[str, An
         return verdict("error", error=str(fatal["fatal"])[:300])
     if prep.job["mode"] == "cases":
         marks, failures = _judge_cases(prep, records)
-        names = [str(c.get("assert", "")) for c in prep.cases]
+        names = [str(c.get("assert", "")) for c in prep.plan.cases]
     else:
         marks, failures = _judge_checks(prep, records)
-        names = prep.test_names
+        names = prep.plan.test_names
     detail.update(tests="".join(marks), passed=marks.count("P"), total=len(marks))
     if failures:
         detail["failures"] = [
@@ -215,15 +316,16 @@ def _judge_cases(
     prep: Prepared, records: list[dict[str, Any]]
 ) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
     # The first record for each call index counts; anything else the program wrote is ignored.
+    shared = prep.plan
     by_call: dict[int, dict[str, Any]] = {}
     for r in records:
         i = r.get("i")
-        if isinstance(i, int) and 0 <= i < len(prep.case_of_call) and i not in by_call:
+        if type(i) is int and 0 <= i < len(shared.case_of_call) and i not in by_call:
             by_call[i] = r
-    values: list[list[Any]] = [[] for _ in prep.cases]
-    marks = ["P"] * len(prep.cases)
+    values: list[list[Any]] = [[] for _ in shared.cases]
+    marks = ["P"] * len(shared.cases)
     info: dict[int, dict[str, Any]] = {}
-    for i, owner in enumerate(prep.case_of_call):
+    for i, owner in enumerate(shared.case_of_call):
         got = by_call.get(i)
         if marks[owner] != "P":
             continue
@@ -238,8 +340,11 @@ def _judge_cases(
             except CodecError as exc:
                 marks[owner] = "F"
                 info[owner] = {"error": f"bad value: {exc}"}
-    for k, case in enumerate(prep.cases):
-        if marks[k] == "P" and not judge_case(case, values[k]):
+    for k, case in enumerate(shared.cases):
+        if marks[k] != "P":
+            continue
+        expected = shared.expected[k]
+        if expected is _UNDECODABLE or not judge_case(case, values[k], expected):
             marks[k] = "F"
             info[k] = {"got": short_repr(values[k][0] if len(values[k]) == 1 else values[k])}
     failures = [(k, info[k]) for k in range(len(marks)) if marks[k] in "FE"]
@@ -249,7 +354,7 @@ def _judge_cases(
 def _judge_checks(
     prep: Prepared, records: list[dict[str, Any]]
 ) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
-    marks = ["-"] * len(prep.test_names)
+    marks = ["-"] * len(prep.plan.test_names)
     failures = []
     for r in records:
         i = r.get("i")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from typing import Any, ClassVar
 
 from harness.errors import UsageError
@@ -37,7 +37,7 @@ from verifiers.sandbox import (
     probe,
 )
 from verifiers.sandbox.bwrap import privileged
-from verifiers.unit_outcomes import Prepared, judge, prepare
+from verifiers.unit_outcomes import Plan, Prepared, judge, plan, prepare
 
 DEFAULTS: dict[str, Any] = {
     "sandbox": "bwrap",
@@ -123,8 +123,8 @@ class UnitTestVerifier(Verifier):
                 raise UsageError(str(exc)) from None
         return self._pool
 
-    def _prepare(self, problem: Problem, sample: Sample) -> Prepared:
-        return prepare(problem, sample, self.pool.new_id(), self.timeout_s, self._limits)
+    def _prepare(self, problem: Problem, sample: Sample, shared: Plan) -> Prepared:
+        return prepare(problem, sample, self.pool.new_id(), self.timeout_s, self._limits, shared)
 
     def _submit(self, prep: Prepared) -> Future[dict[str, Any]]:
         return self.pool.submit(prep.job, prep.tests, self.timeout_s + BACKSTOP_GRACE_S)
@@ -163,13 +163,15 @@ class UnitTestVerifier(Verifier):
                 except StopIteration:
                     exhausted = True
                     break
-                preps = [self._prepare(problem, s) for s in samples]
+                shared = plan(problem)
+                preps = [self._prepare(problem, s, shared) for s in samples]
                 window.append((problem, samples, preps, [self._submit(p) for p in preps]))
                 in_flight += len(samples)
             if not window:
                 return
             problem, samples, preps, futures = window.popleft()
             in_flight -= len(samples)
+            wait(futures)  # one wake-up for the problem rather than one per sample
             yield [
                 self._finish(problem, s, p, f)
                 for s, p, f in zip(samples, preps, futures, strict=True)

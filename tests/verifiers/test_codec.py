@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from typing import Any
 
 import pytest
 
-from verifiers.sandbox.codec import CodecError, Handle, Unsupported, decode, encode
+from verifiers.sandbox.codec import CodecError, Handle, Unsupported, decode, encode, read_frame
+from verifiers.sandbox.worker import _frame
 
 
 @pytest.mark.parametrize(
@@ -91,3 +93,18 @@ def test_depth_and_size_limits() -> None:
         encode(deep)
     with pytest.raises(CodecError):
         encode(list(range(300_000)))
+
+
+def test_frames_carry_a_binary_attachment_in_place_of_the_source() -> None:
+    code = bytes(range(256)) * 3
+    read_fd, write_fd = os.pipe()
+    try:
+        os.write(write_fd, _frame({"id": 4, "program": "x = 1", "code": code}))
+        os.write(write_fd, _frame({"id": 5, "program": "y = 2"}))
+        os.close(write_fd)
+        with_code, plain = read_frame(read_fd), read_frame(read_fd)
+        assert read_frame(read_fd) is None
+    finally:
+        os.close(read_fd)
+    assert with_code == {"id": 4, "blob": code}  # the source does not travel beside it
+    assert plain == {"id": 5, "program": "y = 2"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import marshal
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from harness.errors import UsageError
 from harness.records import Problem, Sample
 from tests.verifiers.code_problems import make_code_problem
 from verifiers.sandbox.codec import encode
+from verifiers.sandbox.worker import _frame
 from verifiers.unit_outcomes import build_program, extract_code, judge, prepare
 
 PROMPT = 'def f(x):\n    """Add one."""\n'
@@ -55,8 +57,24 @@ def test_check_job_sends_test_code_to_the_driver_only() -> None:
     )
     prep = prepare(looped, Sample("q", 0, "def f(x):\n    return x\n"), 3, 1.0, LIMITS)
     assert prep.job["mode"] == "check" and "calls" not in prep.job
-    assert "assert" not in json.dumps(prep.job)
+    assert b"assert" not in _frame(prep.job) and b"range" not in _frame(prep.job)
     assert prep.tests is not None and "for i in range(3)" in prep.tests["test_code"]
+
+
+def test_program_travels_compiled_or_as_source_when_it_does_not_compile(problem: Problem) -> None:
+    good = prepare(problem, Sample("p", 0, "    return x + 1\n"), 1, 1.0, LIMITS)
+    code = marshal.loads(good.job["code"])
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)
+    assert namespace["f"](1) == 2
+    # Compiled as a program of its own: no __future__ import of the harness leaks in.
+    annotated = prepare(problem, Sample("p", 1, "def f(x: int):\n    return x\n"), 2, 1.0, LIMITS)
+    exec(marshal.loads(annotated.job["code"]), namespace)
+    assert namespace["f"].__annotations__ == {"x": int}
+    frame = _frame(good.job)
+    assert b'"blob":' in frame and b"return x + 1" not in frame  # no source beside the code
+    broken = prepare(problem, Sample("p", 2, "    return (\n"), 3, 1.0, LIMITS)
+    assert "code" not in broken.job and b"return (" in _frame(broken.job)
 
 
 def test_problem_without_tests_is_a_usage_error() -> None:

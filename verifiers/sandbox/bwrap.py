@@ -15,6 +15,7 @@ stays invisible.
 
 from __future__ import annotations
 
+import marshal
 import os
 import shutil
 import subprocess
@@ -42,13 +43,15 @@ _WORKER_CAPS = (
 _MODULES = (
     ("sandbox_codec", "codec.py"),
     ("sandbox_programs", "programs.py"),
+    ("sandbox_sysutil", "sysutil.py"),
     ("sandbox_zygote", "zygote.py"),
 )
 
 # Runs as `python -I -S -c BOOTSTRAP job_fd result_fd tests_fd`: reads one frame with
-# the worker's module sources and config, installs the modules, starts the loop.
+# the worker's config and its modules, compiled by the harness (same interpreter), so
+# the worker does not hold the compiler's leftovers in memory it copies at each fork.
 BOOTSTRAP = """
-import json, os, struct, sys, types
+import json, marshal, os, sys, types
 fds = [int(a) for a in sys.argv[1:4]]
 def _read(n):
     b = b""
@@ -58,11 +61,12 @@ def _read(n):
             raise SystemExit(3)
         b += c
     return b
-boot = json.loads(_read(struct.unpack(">I", _read(4))[0]))
-for name, src in boot["modules"]:
+boot = json.loads(_read(int.from_bytes(_read(4), "big")))
+for name, code in marshal.loads(_read(boot["blob"])):
     mod = types.ModuleType(name)
     sys.modules[name] = mod
-    exec(compile(src, "<" + name + ">", "exec"), mod.__dict__)
+    exec(code, mod.__dict__)
+del name, code, mod
 sys.modules["sandbox_zygote"].main(boot["config"], *fds)
 """
 
@@ -116,6 +120,14 @@ def module_sources() -> list[tuple[str, str]]:
     return [(name, (here / file).read_text()) for name, file in _MODULES]
 
 
+def module_code() -> bytes:
+    """The worker's modules, compiled, in import order (marshal bytes for BOOTSTRAP)."""
+    modules = module_sources()
+    return marshal.dumps(
+        [(name, compile(src, f"<{name}>", "exec", dont_inherit=True)) for name, src in modules]
+    )
+
+
 def privileged() -> bool:
     """Whether workers can switch samples to their own uids (the harness runs as root)."""
     return os.geteuid() == 0
@@ -167,9 +179,10 @@ def worker_command(settings: SandboxSettings, fds: tuple[int, int, int]) -> list
     python = [python_executable(), "-I", "-S", "-c", BOOTSTRAP, *map(str, fds)]
     if settings.mode == "none":
         return python
-    args = ["bwrap", *_ro_binds(site_packages_dirs() if settings.site_packages else [])]
+    # The scratch tmpfs first: a harness installed under /tmp must stay visible on top of it.
+    args = ["bwrap", "--size", str(settings.tmpfs_mb << 20), "--tmpfs", "/tmp"]
+    args += _ro_binds(site_packages_dirs() if settings.site_packages else [])
     args += ["--proc", "/proc", "--dev", "/dev"]
-    args += ["--size", str(settings.tmpfs_mb << 20), "--tmpfs", "/tmp"]
     args += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
     args += ["--unshare-cgroup-try", "--hostname", "sandbox"]
     args += ["--cap-drop", "ALL"]
@@ -180,6 +193,7 @@ def worker_command(settings: SandboxSettings, fds: tuple[int, int, int]) -> list
         args += ["--unshare-user"]
     args += ["--die-with-parent", "--new-session", "--clearenv", "--chdir", "/tmp"]
     args += ["--setenv", "PATH", "/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8"]
+    args += ["--setenv", "LD_BIND_NOW", "1"]
     return [*args, "--", *python]
 
 

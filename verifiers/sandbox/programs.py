@@ -20,22 +20,20 @@ from __future__ import annotations
 import builtins
 import contextlib
 import json
+import marshal
 import os
 import sys
-import traceback
 from typing import Any
 
-from sandbox_codec import CodecError, decode, encode
+from sandbox_codec import CodecError, decode, dumps_compact, encode
 
 MAX_REPLY = 16 << 20
-_dumps = json.dumps
 _write = os.write
 
 
 def send(fd: int, record: dict[str, Any]) -> None:
     """Write one JSON line to ``fd`` (whole, retrying short writes)."""
-    data = (_dumps(record, separators=(",", ":")) + "\n").encode("utf-8", "surrogatepass")
-    view = memoryview(data)
+    view = memoryview((dumps_compact(record) + "\n").encode())
     while view:
         view = view[_write(fd, view) :]
 
@@ -68,48 +66,61 @@ class LineReader:
         return line
 
 
-def _load_program(program: str) -> dict[str, Any]:
+def _compile(source: str, filename: str) -> Any:
+    # dont_inherit: the program must not get this module's __future__ imports.
+    return compile(source, filename, "exec", dont_inherit=True)
+
+
+def _load_program(program: Any) -> dict[str, Any]:
+    """Run a program (source, or a code object the harness compiled) in a fresh namespace."""
     namespace: dict[str, Any] = {"__name__": "__candidate__", "__builtins__": builtins}
-    exec(compile(program, "<candidate>", "exec"), namespace)
+    code = _compile(program, "<candidate>") if isinstance(program, str) else program
+    exec(code, namespace)
     return namespace
 
 
-def run_candidate(job: dict[str, Any], out_fd: int, req_fd: int | None) -> None:
-    """Load the program, then answer calls: from ``job["calls"]`` or from ``req_fd``."""
+def run_candidate(
+    program: Any,
+    entry: str,
+    calls: list[tuple[list[Any], dict[str, Any]]] | None,
+    out_fd: int,
+    req_fd: int | None,
+) -> None:
+    """Load the program, then answer calls: the decoded ``calls``, or those read from ``req_fd``."""
     try:
-        namespace = _load_program(job["program"])
+        namespace = _load_program(program)
     except BaseException as exc:
         send(out_fd, {"load": "error", "e": describe_exception(exc)})
         return
-    entry = job["entry_point"]
-    if not callable(namespace.get(entry)):
+    fn = namespace.get(entry)
+    if not callable(fn):
         send(out_fd, {"load": "error", "e": f"NameError: entry point {entry!r} is not defined"})
         return
     send(out_fd, {"load": "ok"})
-    if req_fd is None:
+    if calls is not None:
         # Values go to the harness as data: objects of other types become opaque.
-        for i, (args, kwargs) in enumerate(job["calls"]):
-            send(out_fd, {"i": i, **_call(namespace, entry, args, kwargs, None)})
+        for i, (args, kwargs) in enumerate(calls):
+            send(out_fd, {"i": i, **_call(fn, args, kwargs, None)})
         send(out_fd, {"end": True})
         return
     # The driver may pass objects back (a class instance built by one call and given to
     # the next), so they stay here and travel as handles.
     handles: list[Any] = []
-    reader = LineReader(req_fd)
+    reader = LineReader(req_fd)  # type: ignore[arg-type]
     while (line := reader.readline()) is not None:
         req = json.loads(line)
-        send(out_fd, _call(namespace, str(req.get("f")), req["a"], req["k"], handles))
+        try:
+            fn = namespace[str(req.get("f"))]
+            args, kwargs = decode(req["a"], handles), decode(req["k"], handles)
+        except BaseException as exc:
+            send(out_fd, {"ok": False, "e": describe_exception(exc)})
+            continue
+        send(out_fd, _call(fn, args, kwargs, handles))
 
 
-def _call(
-    namespace: dict[str, Any],
-    name: str,
-    args: Any,
-    kwargs: Any,
-    handles: list[Any] | None,
-) -> dict[str, Any]:
+def _call(fn: Any, args: Any, kwargs: Any, handles: list[Any] | None) -> dict[str, Any]:
     try:
-        value = namespace[name](*decode(args, handles), **decode(kwargs, handles))
+        value = fn(*args, **kwargs)
     except BaseException as exc:
         return {"ok": False, "e": describe_exception(exc)}
     try:
@@ -167,6 +178,8 @@ class _Link:
 
 
 def _failure_line(exc: BaseException, sources: dict[str, str]) -> str:
+    import traceback  # only on a failed test: kept out of the warm sandbox worker
+
     where = ""
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         if frame.filename in sources:
@@ -192,12 +205,18 @@ def run_driver(tests: dict[str, Any], out_fd: int, req_fd: int, rep_fd: int) -> 
     send(out_fd, {"load": "ok"})
     namespace: dict[str, Any] = {"__name__": "__tests__", "__builtins__": builtins}
     sources = {"<setup>": tests.get("setup") or "", "<tests>": tests.get("test_code") or ""}
+    # The harness sends the test code compiled too (filename -> code), when it compiles.
+    codes: dict[str, Any] = marshal.loads(tests["blob"]) if tests.get("blob") else {}
+
+    def code(src: str, filename: str) -> Any:
+        return codes.get(filename) or _compile(src, filename)
+
     with contextlib.suppress(Exception):
         # The problem's own prompt code (helper functions such as encode_cyclic).
-        exec(compile(tests.get("prelude") or "", "<prelude>", "exec"), namespace)
+        exec(code(tests.get("prelude") or "", "<prelude>"), namespace)
     try:
-        exec(compile(sources["<setup>"], "<setup>", "exec"), namespace)
-        exec(compile(sources["<tests>"], "<tests>", "exec"), namespace)
+        exec(code(sources["<setup>"], "<setup>"), namespace)
+        exec(code(sources["<tests>"], "<tests>"), namespace)
     except BaseException as exc:
         send(out_fd, {"fatal": "test code failed to load: " + describe_exception(exc)})
         return
@@ -214,7 +233,7 @@ def run_driver(tests: dict[str, Any], out_fd: int, req_fd: int, rep_fd: int) -> 
     for i, (filename, src) in enumerate(checks):
         sources[filename] = src
         try:
-            exec(compile(src, filename, "exec"), namespace)
+            exec(code(src, filename), namespace)
             send(out_fd, {"i": i, "ok": True})
         except BaseException as exc:
             send(out_fd, {"i": i, "ok": False, "e": _failure_line(exc, sources)})

@@ -12,26 +12,39 @@ file descriptor but its result pipe. The driver process of ``check`` mode reads 
 test code from a separate pipe that this worker never reads, so no candidate
 process, forked from here, can find test code in its memory.
 
+Per sample, the cost is the fork: page-table copies, and a page copy for every page
+the child or this process writes while they share it. So the child's start-up is
+system calls on values made before the fork, and this process does as little as it
+can between forks.
+
 This module is stdlib-only: its source is shipped into the sandbox.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import gc
+import marshal
 import os
 import resource
 import select
-import shutil
 import signal
 import sys
 import time
 from typing import Any
 
-from sandbox_codec import read_frame, write_frame
-from sandbox_programs import run_candidate, run_driver
+from sandbox_codec import decode, read_frame, write_frame
+from sandbox_programs import run_candidate, run_driver, send
+from sandbox_sysutil import (
+    drain,
+    not_dumpable,
+    other_pids,
+    reap,
+    rmtree,
+    vm_size_kb,
+    warm_up,
+)
 
 # Imported once here so samples need not import them; kept to what most programs use,
 # because every page of this process costs something at each fork and exit.
@@ -40,22 +53,14 @@ WARM_MODULES = [
     "operator", "copy", "hashlib", "json", "typing",
 ]  # fmt: skip
 OUTPUT_CAP = 4 << 20
-_PR_SET_DUMPABLE = 4
 _FD_CEILING = 1 << 16
 _F_SETPIPE_SZ = 1031
 _QUICK_WAIT_S = 0.05
-
-
-_prctl: Any = None
-
-
-def _not_dumpable() -> None:
-    # Keeps same-uid processes from reading this process's memory or fds via /proc.
-    global _prctl
-    with contextlib.suppress(Exception):
-        if _prctl is None:
-            _prctl = ctypes.CDLL(None, use_errno=True).prctl
-        _prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+_RESOURCES = (
+    resource.RLIMIT_CPU, resource.RLIMIT_AS, resource.RLIMIT_FSIZE, resource.RLIMIT_NOFILE,
+    resource.RLIMIT_NPROC, resource.RLIMIT_CORE,
+)  # fmt: skip
+Rlimits = list[tuple[int, tuple[int, int]]]
 
 
 class Zygote:
@@ -66,15 +71,18 @@ class Zygote:
         self.job_fd, self.result_fd, self.tests_fd = job_fd, result_fd, tests_fd
         self.pidns = bool(config.get("pidns"))
         self.uids: dict[str, int] | None = config.get("uids")
+        # One scratch path, emptied and made afresh for every sample, so that HOME and
+        # TMPDIR are set once (in main) rather than in each child.
         self.scratch_root = str(config.get("scratch_root") or "/tmp")
+        self.scratch = os.path.join(self.scratch_root, "s")
         self.nproc_base = int(config.get("nproc_base", 0))
+        self.null = os.open(os.devnull, os.O_RDWR)
         self._jobs = 0
         self._vm = 0
+        self._rlimits: dict[tuple[int, ...], Rlimits] = {}
 
     # -- child setup ---------------------------------------------------------
-    def _enter_child(
-        self, role: str, scratch: str, limits: dict[str, Any], keep: list[int], vm_bytes: int
-    ) -> None:
+    def _enter_child(self, role: str, cwd: str, rlimits: Rlimits, keep: list[int]) -> None:
         os.setsid()
         if self.uids is not None:
             uid = self.uids[role]
@@ -82,74 +90,90 @@ class Zygote:
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)  # also makes the process non-dumpable
         else:
-            _not_dumpable()
-        self._set_limits(limits, vm_bytes)
-        os.chdir(scratch)
-        # The environment was reduced to a few variables at start-up.
-        os.environ["HOME"] = os.environ["TMPDIR"] = scratch
-        null = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(null, fd)
+            not_dumpable()
+        for res, value in rlimits:
+            resource.setrlimit(res, value)
+        os.chdir(cwd)
+        null = self.null
+        os.dup2(null, 0)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
         low = 3
-        for fd in sorted(set(keep)):
+        for fd in keep:
             os.closerange(low, fd)
             low = fd + 1
         os.closerange(low, _FD_CEILING)
         # sys.stdin/stdout/stderr wrap fds 0-2, now /dev/null; this process never wrote
         # to them, so no buffered data of its own can leak into a sample's output.
 
-    def _set_limits(self, limits: dict[str, Any], vm_bytes: int) -> None:
-        cpu = int(limits["cpu_s"])
-        memory = vm_bytes + int(limits["memory_mb"]) * (1 << 20)
-        nproc = int(limits["nproc"]) + self.nproc_base
-        for res, value in (
-            (resource.RLIMIT_CPU, cpu),
-            (resource.RLIMIT_AS, memory),
-            (resource.RLIMIT_FSIZE, int(limits["fsize_mb"]) << 20),
-            (resource.RLIMIT_NOFILE, int(limits["nofile"])),
-            (resource.RLIMIT_NPROC, nproc),
-            (resource.RLIMIT_CORE, 0),
-        ):
-            resource.setrlimit(res, (value, value))
+    def _limits(self, limits: dict[str, Any]) -> Rlimits:
+        """The (resource, (soft, hard)) pairs of a job, made once per distinct value."""
+        if self._jobs % 64 == 1:
+            # A child starts with this process's address space: its limit is relative to it.
+            self._vm = vm_size_kb() * 1024
+        key = (
+            int(limits["cpu_s"]),
+            self._vm + int(limits["memory_mb"]) * (1 << 20),
+            int(limits["fsize_mb"]) << 20,
+            int(limits["nofile"]),
+            int(limits["nproc"]) + self.nproc_base,
+            0,
+        )
+        pairs = self._rlimits.get(key)
+        if pairs is None:
+            if len(self._rlimits) > 16:  # the address-space size moves now and then
+                self._rlimits.clear()
+            pairs = self._rlimits[key] = [(r, (v, v)) for r, v in zip(_RESOURCES, key, strict=True)]
+        return pairs
 
     # -- one sample ----------------------------------------------------------
     def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
         started = time.monotonic()
-        limits, mode = job["limits"], job["mode"]
+        limits = job["limits"]
         self._jobs += 1
-        scratch = os.path.join(self.scratch_root, f"s{self._jobs}")
-        shutil.rmtree(scratch, ignore_errors=True)
-        os.mkdir(scratch, 0o700)
+        scratch = self.scratch
+        try:
+            os.mkdir(scratch, 0o700)  # _wipe removed it after the previous sample
+        except FileExistsError:  # left by a job that failed half-way
+            self._wipe()
+            os.mkdir(scratch, 0o700)
         if self.uids is not None:
             os.chown(scratch, self.uids["candidate"], self.uids["candidate"])
+        rlimits = self._limits(limits)
+        # The harness ships the program compiled (it compiles it, never runs it) or, when
+        # it does not compile, as source, so the child reports the error as usual.
+        blob = job.get("blob")
+        program = marshal.loads(blob) if blob else job["program"]
+        entry = job["entry_point"]
         out_r, out_w = os.pipe()
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 - a plain try costs less here, on every sample, than suppress()
             fcntl.fcntl(out_w, _F_SETPIPE_SZ, 1 << 20)
-        # A child starts with this process's address space: its limit is relative to it.
-        if self._jobs % 64 == 1:
-            self._vm = _vm_size_kb() * 1024
-        vm = self._vm
-        pids: list[int] = []
-        if mode == "cases":
-            cand = self._fork(
-                "candidate", scratch, limits, vm, [out_w], run_candidate, job, out_w, None
-            )
-            pids, main = [cand], cand
+        except OSError:
+            pass
+        args: tuple[Any, ...]
+        if job["mode"] == "cases":
+            # Inputs are decoded here, before the fork, so the child only runs the program.
+            calls = [(decode(a), decode(k)) for a, k in job["calls"]]
+            args = (program, entry, calls, out_w, None)
+            main = self._fork("candidate", scratch, rlimits, [out_w], run_candidate, args)
+            pids = [main]
         else:
             req_r, req_w = os.pipe()
             rep_r, rep_w = os.pipe()
-            cand = self._fork(
-                "candidate", scratch, limits, vm, [rep_w, req_r], run_candidate, job, rep_w, req_r
-            )
-            driver = self._fork_driver(limits, vm, job["id"], out_w, req_w, rep_r)
+            args = (program, entry, None, rep_w, req_r)
+            keep = sorted([req_r, rep_w])
+            cand = self._fork("candidate", scratch, rlimits, keep, run_candidate, args)
+            args = (job["id"], out_w, req_w, rep_r)
+            keep = sorted([out_w, req_w, rep_r, self.tests_fd])
+            main = self._fork("driver", "/", rlimits, keep, self._driver, args)
             for fd in (req_r, req_w, rep_r, rep_w):
                 os.close(fd)
-            pids, main = [cand, driver], driver
+            pids = [cand, main]
         os.close(out_w)
         status, data, rusage_s, exit_code = self._wait(main, out_r, float(job["timeout"]))
         os.close(out_r)
-        self._kill_all(pids)
-        self._wipe(scratch)
+        self._kill_all(pids, main)
+        self._wipe()
         if status == "done" and exit_code == -signal.SIGKILL and rusage_s >= limits["cpu_s"] - 0.05:
             status = "timeout"  # RLIMIT_CPU's hard limit kills with SIGKILL
         return {
@@ -162,98 +186,43 @@ class Zygote:
         }
 
     def _fork(
-        self,
-        role: str,
-        scratch: str,
-        limits: dict[str, Any],
-        vm: int,
-        keep: list[int],
-        fn: Any,
-        *args: Any,
+        self, role: str, cwd: str, rlimits: Rlimits, keep: list[int], fn: Any, args: tuple[Any, ...]
     ) -> int:
         pid = os.fork()
         if pid == 0:
             code = 0
             try:
-                self._enter_child(role, scratch, limits, keep, vm)
+                self._enter_child(role, cwd, rlimits, keep)
                 fn(*args)
             except BaseException:
                 code = 70
             os._exit(code)
         return pid
 
-    def _fork_driver(
-        self, limits: dict[str, Any], vm: int, job_id: int, out_w: int, req_w: int, rep_r: int
-    ) -> int:
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                keep = [out_w, req_w, rep_r, self.tests_fd]
-                self._enter_child("driver", "/", limits, keep, vm)
-                tests = self._read_tests(job_id, out_w)
-                os.close(self.tests_fd)
-                run_driver(tests, out_w, req_w, rep_r)
-            except BaseException:
-                code = 70
-            os._exit(code)
-        return pid
-
-    def _read_tests(self, job_id: int, out_w: int) -> dict[str, Any]:
+    def _driver(self, job_id: int, out_w: int, req_w: int, rep_r: int) -> None:
         while True:
-            frame = read_frame(self.tests_fd)
-            if frame is None:
+            tests = read_frame(self.tests_fd)
+            if tests is None:
                 raise EOFError("tests pipe closed")
-            if frame.get("id") == job_id:
-                from sandbox_programs import send
-
-                send(out_w, {"tests_read": job_id})
-                return frame
+            if tests.get("id") == job_id:
+                break
+        send(out_w, {"tests_read": job_id})
+        os.close(self.tests_fd)
+        run_driver(tests, out_w, req_w, rep_r)
 
     def _wait(self, main: int, out_r: int, timeout: float) -> tuple[str, bytes, float, int | None]:
         deadline = time.monotonic() + timeout
         pidfd = os.pidfd_open(main)
-        chunks: list[bytes] = []
-        size, status = 0, "done"
         try:
             # Most samples end within milliseconds. Sleep on the process alone first: while
             # it lives, every page this process writes is copied (fork's copy-on-write),
             # and its result pipe holds a megabyte, so it rarely blocks meanwhile.
             if select.select([pidfd], [], [], min(timeout, _QUICK_WAIT_S))[0]:
-                return self._reap_main(main, status, _drain(out_r, OUTPUT_CAP), pidfd)
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    status = "timeout"
-                    break
-                ready, _, _ = select.select([out_r, pidfd], [], [], left)
-                if out_r in ready:
-                    chunk = os.read(out_r, 1 << 16)
-                    if chunk:
-                        size += len(chunk)
-                        if size > OUTPUT_CAP:
-                            status = "overflow"
-                            break
-                        chunks.append(chunk)
-                        continue
-                    if pidfd not in ready:
-                        # Result pipe closed but the process lives on: wait for it.
-                        ready, _, _ = select.select([pidfd], [], [], max(0.0, left))
-                        if not ready:
-                            status = "timeout"
-                            break
-                if pidfd in ready:
-                    chunks.extend(_drain(out_r, OUTPUT_CAP - size))
-                    break
-        except BaseException:
+                status, chunks = "done", drain(out_r, OUTPUT_CAP)
+            else:
+                status, chunks = self._read_until_exit(pidfd, out_r, deadline)
+        finally:
             os.close(pidfd)
-            raise
-        return self._reap_main(main, status, chunks, pidfd)
-
-    def _reap_main(
-        self, main: int, status: str, chunks: list[bytes], pidfd: int
-    ) -> tuple[str, bytes, float, int | None]:
-        os.close(pidfd)
         if status != "done":
             with contextlib.suppress(ProcessLookupError):
                 os.kill(main, signal.SIGKILL)
@@ -261,45 +230,70 @@ class Zygote:
         code = os.waitstatus_to_exitcode(wstatus)
         return status, b"".join(chunks), rusage.ru_utime + rusage.ru_stime, code
 
-    def _kill_all(self, pids: list[int]) -> None:
+    @staticmethod
+    def _read_until_exit(pidfd: int, out_r: int, deadline: float) -> tuple[str, list[bytes]]:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return "timeout", chunks
+            ready, _, _ = select.select([out_r, pidfd], [], [], left)
+            if out_r in ready:
+                chunk = os.read(out_r, 1 << 16)
+                if chunk:
+                    size += len(chunk)
+                    if size > OUTPUT_CAP:
+                        return "overflow", chunks
+                    chunks.append(chunk)
+                    continue
+                # Result pipe closed but the process lives on: wait for it.
+                if pidfd not in ready and not select.select([pidfd], [], [], max(0.0, left))[0]:
+                    return "timeout", chunks
+            if pidfd in ready:
+                chunks.extend(drain(out_r, OUTPUT_CAP - size))
+                return "done", chunks
+
+    def _kill_all(self, pids: list[int], reaped: int) -> None:
         if self.pidns:
             # Everything in this pid namespace except init and this process belongs to
-            # the sample that just ran: kill until none is left (a fork bomb may race).
-            for _ in range(1000):
-                try:
-                    os.kill(-1, signal.SIGKILL)
-                except ProcessLookupError:
-                    break  # nothing left to signal (the usual case)
-                _reap()
-                if not _other_live_pids():
-                    break
-                time.sleep(0.001)
+            # the sample that just ran.
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # nothing left to signal (the usual case)
+            else:
+                _sweep()
         else:
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGKILL)
         for pid in pids:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
+            if pid != reaped:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
 
-    def _wipe(self, scratch: str) -> None:
+    def _wipe(self) -> None:
+        scratch = self.scratch
         try:
             os.rmdir(scratch)  # the usual case: the sample left its scratch dir empty
+        except FileNotFoundError:
+            pass
         except OSError:
-            shutil.rmtree(scratch, ignore_errors=True)
+            rmtree(scratch)
+            if os.path.lexists(scratch):  # could not be emptied: set it aside
+                os.rename(scratch, os.path.join(self.scratch_root, f"trash{self._jobs}"))
         if self.pidns and self.uids is None:
             # Samples share this process's uid, so they could write anywhere in the
             # worker's private tmpfs mounts: clear them. (Under their own uids they can
             # write only in their scratch dir.)
             for root in (self.scratch_root, "/dev/shm"):
-                with contextlib.suppress(OSError):
-                    for name in os.listdir(root):
-                        path = os.path.join(root, name)
-                        if os.path.isdir(path) and not os.path.islink(path):
-                            shutil.rmtree(path, ignore_errors=True)
-                        else:
-                            with contextlib.suppress(OSError):
-                                os.unlink(path)
+                try:
+                    names = os.listdir(root)
+                except OSError:
+                    continue
+                for name in names:
+                    rmtree(os.path.join(root, name))
 
     def serve(self) -> None:
         """Answer jobs until the job pipe closes."""
@@ -312,62 +306,41 @@ class Zygote:
             write_frame(self.result_fd, result)
 
 
-def _drain(fd: int, budget: int) -> list[bytes]:
-    os.set_blocking(fd, False)
-    chunks = []
-    with contextlib.suppress(BlockingIOError):
-        while budget > 0:
-            chunk = os.read(fd, min(1 << 16, budget))
-            if not chunk:
-                break
-            budget -= len(chunk)
-            chunks.append(chunk)
-    return chunks
-
-
-def _reap() -> None:
-    with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG)[0] > 0:
-            pass
-
-
-def _other_live_pids() -> list[int]:
-    me, live = os.getpid(), []
-    for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) in (1, me):
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                state = f.read().rsplit(b")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if state not in (b"Z", b"X"):
-            live.append(int(name))
-    return live
-
-
-def _vm_size_kb() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmSize:"):
-                return int(line.split()[1])
-    return 0
+def _sweep() -> None:
+    # Kill until nothing is left alive (a fork bomb may race), then give init a moment
+    # to reap the dead, so that no process of the sample remains when its result goes.
+    for _ in range(1000):
+        reap()
+        if not other_pids(live_only=True):
+            break
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(-1, signal.SIGKILL)
+        time.sleep(0.001)
+    for _ in range(1000):
+        reap()
+        if not other_pids(live_only=False):
+            break
+        time.sleep(0.001)
 
 
 def main(config: dict[str, Any], job_fd: int, result_fd: int, tests_fd: int) -> None:
     """Entry point inside the sandbox: warm up, then serve jobs."""
-    _not_dumpable()
+    if config.get("uids") is None:
+        not_dumpable()  # (samples under uids of their own cannot reach this process)
     sys.path.extend(config.get("sys_path") or [])
     for name in WARM_MODULES:
         with contextlib.suppress(ImportError):
             __import__(name)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    zygote = Zygote(config, job_fd, result_fd, tests_fd)
     os.environ.clear()
     # One thread per numeric library: a sample has a small process/thread budget.
     single = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
     os.environ.update({"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **single})
+    os.environ.update({"HOME": zygote.scratch, "TMPDIR": zygote.scratch})
+    warm_up()
     # Objects that exist now are never collected: a collection in a forked child would
     # otherwise touch (and copy) every page of the inherited heap.
     gc.collect()
     gc.freeze()
-    Zygote(config, job_fd, result_fd, tests_fd).serve()
+    zygote.serve()
