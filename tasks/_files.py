@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from harness.errors import UsageError
+from harness.records import Problem
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -113,6 +114,18 @@ def require_fields(rows: Sequence[Row], fields: Sequence[str], what: str) -> Non
             if value is None or (isinstance(value, str) and not value.strip()):
                 state = "missing" if name not in row.data else "empty"
                 raise UsageError(f"{row.where}: field {name!r} is {state} ({what})")
+
+
+def check_unique_ids(
+    problems: Sequence[Problem], rows: Sequence[Row], field: str = "problem id"
+) -> list[Problem]:
+    """``problems`` unchanged, or a UsageError naming the row that repeats an id."""
+    seen: set[str] = set()
+    for p, row in zip(problems, rows, strict=True):
+        if p.id in seen:
+            raise UsageError(f"{row.where}: duplicate {field} {p.id!r}")
+        seen.add(p.id)
+    return list(problems)
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from harness.errors import UsageError
 from harness.records import Problem
-from tasks._files import Row, read_rows, require_fields
+from tasks._files import Row, check_unique_ids, read_rows, require_fields
 from tasks.base import Task
 from verifiers.code_cases import code_tests, parse_check_function
 
@@ -74,10 +74,4 @@ class HumanEvalTask(Task):
         if not rows:
             raise UsageError(f"{path}: no rows")
         require_fields(rows, ("task_id", "prompt", "entry_point", "test"), self.name)
-        problems = [problem_from_row(row) for row in rows]
-        seen: set[str] = set()
-        for p, row in zip(problems, rows, strict=True):
-            if p.id in seen:
-                raise UsageError(f"{row.where}: duplicate task_id {p.id!r}")
-            seen.add(p.id)
-        return problems
+        return check_unique_ids([problem_from_row(row) for row in rows], rows, "task_id")

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from harness.errors import UsageError
 from harness.records import Problem
-from tasks._files import Row, load_hub, load_local
+from tasks._files import Row, check_unique_ids, load_hub, load_local
 from tasks.base import Task
 from verifiers.code_cases import code_tests, parse_assert_sources
 
@@ -152,10 +152,4 @@ class MBPPTask(Task):
         if not 0 <= shots <= len(SHOTS):
             raise UsageError(f"mbpp: shots must be 0-{len(SHOTS)}")
         rows = self._rows()
-        problems = [self.problem(row) for row in rows]
-        seen: set[str] = set()
-        for p, row in zip(problems, rows, strict=True):
-            if p.id in seen:
-                raise UsageError(f"{row.where}: duplicate task_id {p.id!r}")
-            seen.add(p.id)
-        return problems
+        return check_unique_ids([self.problem(row) for row in rows], rows, "task_id")
