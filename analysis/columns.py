@@ -123,17 +123,20 @@ class VerdictColumns:
         c = np.bincount(prob, weights=self.correct[keep], minlength=size)
         return n, np.rint(c).astype(np.int64)
 
-    def sorted_by_problem(self) -> VerdictColumns:
-        """The same verdicts ordered by (problem, sample_index)."""
-        order = np.lexsort((self.sample_index, self.problem))
+    def take(self, index: npt.NDArray[np.intp] | npt.NDArray[np.bool_]) -> VerdictColumns:
+        """The verdicts at ``index`` (positions or a mask), every per-verdict array alike."""
         return replace(
             self,
-            problem=self.problem[order],
-            sample_index=self.sample_index[order],
-            correct=self.correct[order],
-            score=self.score[order],
-            class_id=self.class_id[order],
+            problem=self.problem[index],
+            sample_index=self.sample_index[index],
+            correct=self.correct[index],
+            score=self.score[index],
+            class_id=self.class_id[index],
         )
+
+    def sorted_by_problem(self) -> VerdictColumns:
+        """The same verdicts ordered by (problem, sample_index)."""
+        return self.take(np.lexsort((self.sample_index, self.problem)))
 
 
 def _dedup_last(cols: VerdictColumns) -> VerdictColumns:
@@ -149,15 +152,7 @@ def _dedup_last(cols: VerdictColumns) -> VerdictColumns:
     _, first_in_reversed = np.unique(key[::-1], return_index=True)
     if first_in_reversed.size == key.size:
         return cols
-    keep = np.sort(key.size - 1 - first_in_reversed)
-    return replace(
-        cols,
-        problem=cols.problem[keep],
-        sample_index=cols.sample_index[keep],
-        correct=cols.correct[keep],
-        score=cols.score[keep],
-        class_id=cols.class_id[keep],
-    )
+    return cols.take(np.sort(key.size - 1 - first_in_reversed))
 
 
 def read_verdict_columns(path: Path) -> VerdictColumns:
