@@ -45,6 +45,8 @@ def extract_code(text: str, entry_point: str) -> str:
 
 def defines(code: str, name: str) -> bool:
     """Whether ``code`` parses on its own and defines function ``name`` at top level."""
+    if not re.search(rf"\bdef[\s\\]+{re.escape(name)}[\s\\]*[(\[]", code):
+        return False  # (the usual completion: a body only; parsing it would raise)
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):

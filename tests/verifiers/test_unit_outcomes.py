@@ -13,7 +13,7 @@ from harness.records import Problem, Sample
 from tests.verifiers.code_problems import make_code_problem
 from verifiers.sandbox.codec import encode
 from verifiers.sandbox.worker import _frame
-from verifiers.unit_outcomes import build_program, extract_code, judge, prepare
+from verifiers.unit_outcomes import build_program, defines, extract_code, judge, prepare
 
 PROMPT = 'def f(x):\n    """Add one."""\n'
 TESTS = "def check(candidate):\n    assert candidate(1) == 2\n    assert candidate(5) == 6\n"
@@ -41,6 +41,24 @@ def test_completion_and_full_program_forms(problem: Problem) -> None:
     two = "```python\nprint(1)\n```\nthen\n```py\n" + full + "```"
     assert extract_code(two, "f") == full
     assert extract_code("no fences here", "f") == "no fences here"
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("def f(x):\n    return x\n", True),
+        ("import math\n\nasync def f(x):\n    return x\n", True),
+        ("def \\\n  f(x):\n    return x\n", True),  # a line continuation inside
+        ("def f (x): return x\n", True),
+        ("    return x + 1\n", False),  # a completion: the body only
+        ("def fo(x):\n    return x\n", False),
+        ("def g(x):\n    return f(x)\n", False),
+        ("class A:\n    def f(self):\n        return 1\n", False),  # not at top level
+        ("def f(x):\n    return (\n", False),  # does not parse on its own
+    ],
+)
+def test_defines_finds_top_level_definitions_only(code: str, expected: bool) -> None:
+    assert defines(code, "f") is expected
 
 
 def test_cases_job_carries_inputs_but_no_expected_values(problem: Problem) -> None:

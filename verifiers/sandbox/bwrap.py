@@ -40,6 +40,12 @@ _WORKER_CAPS = (
     "CAP_DAC_OVERRIDE",
     "CAP_FOWNER",
 )
+# Imported once by each worker so samples need not import them; kept to what most
+# programs use, because every page of the worker costs something at each fork and exit.
+WARM_MODULES = (
+    "math", "re", "string", "itertools", "functools", "collections", "heapq", "bisect",
+    "operator", "copy", "hashlib", "json", "typing",
+)  # fmt: skip
 _MODULES = (
     ("sandbox_codec", "codec.py"),
     ("sandbox_programs", "programs.py"),

@@ -25,6 +25,7 @@ import time
 from typing import IO, Any
 
 from verifiers.sandbox.bwrap import (
+    WARM_MODULES,
     SandboxSettings,
     SandboxUnavailable,
     module_code,
@@ -133,6 +134,7 @@ class SandboxWorker:
             "uids": uids,
             "scratch_root": "/tmp" if isolated else self._scratch,
             "sys_path": site_packages_dirs() if self.settings.site_packages else [],
+            "warm_modules": list(WARM_MODULES),
             # In a user namespace RLIMIT_NPROC counts every task of the real uid.
             "nproc_base": 0 if uids is not None or privileged() else user_task_count(),
         }

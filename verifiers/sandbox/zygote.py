@@ -46,12 +46,6 @@ from sandbox_sysutil import (
     warm_up,
 )
 
-# Imported once here so samples need not import them; kept to what most programs use,
-# because every page of this process costs something at each fork and exit.
-WARM_MODULES = [
-    "math", "re", "string", "itertools", "functools", "collections", "heapq", "bisect",
-    "operator", "copy", "hashlib", "json", "typing",
-]  # fmt: skip
 OUTPUT_CAP = 4 << 20
 _FD_CEILING = 1 << 16
 _F_SETPIPE_SZ = 1031
@@ -328,7 +322,8 @@ def main(config: dict[str, Any], job_fd: int, result_fd: int, tests_fd: int) -> 
     if config.get("uids") is None:
         not_dumpable()  # (samples under uids of their own cannot reach this process)
     sys.path.extend(config.get("sys_path") or [])
-    for name in WARM_MODULES:
+    # Imported once here (config["warm_modules"]) so samples need not import them.
+    for name in config.get("warm_modules") or []:
         with contextlib.suppress(ImportError):
             __import__(name)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
