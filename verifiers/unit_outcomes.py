@@ -27,6 +27,8 @@ from verifiers.code_cases import case_calls, judge_case
 from verifiers.sandbox.codec import CodecError, decode, short_repr
 
 MAX_FAILURES = 3
+# Every name that follows a ``def`` (a superset of the functions the code defines).
+_DEF_NAME = re.compile(r"\bdef[\s\\]+([^\s\\(\[:]+)")
 _FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
 
 
@@ -45,7 +47,7 @@ def extract_code(text: str, entry_point: str) -> str:
 
 def defines(code: str, name: str) -> bool:
     """Whether ``code`` parses on its own and defines function ``name`` at top level."""
-    if not re.search(rf"\bdef[\s\\]+{re.escape(name)}[\s\\]*[(\[]", code):
+    if name not in _DEF_NAME.findall(code):
         return False  # (the usual completion: a body only; parsing it would raise)
     try:
         tree = ast.parse(code)
