@@ -135,9 +135,17 @@ class SandboxWorker:
             "scratch_root": "/tmp" if isolated else self._scratch,
             "sys_path": site_packages_dirs() if self.settings.site_packages else [],
             "warm_modules": list(WARM_MODULES),
+            "cpu": self._cpu(),
             # In a user namespace RLIMIT_NPROC counts every task of the real uid.
             "nproc_base": 0 if uids is not None or privileged() else user_task_count(),
         }
+
+    def _cpu(self) -> int | None:
+        # Each worker keeps to one CPU of those the harness may use (worker i to the
+        # i-th, round robin): a sample's processes and the worker then hand over to
+        # each other on one core, without cross-CPU wake-ups, which are dear in a VM.
+        cpus = sorted(os.sched_getaffinity(0))
+        return cpus[self.index % len(cpus)] if len(cpus) > 1 else None
 
     def start(self) -> None:
         """Start (or restart) the worker and wait until it is warm.

@@ -327,6 +327,9 @@ def main(config: dict[str, Any], job_fd: int, result_fd: int, tests_fd: int) -> 
         with contextlib.suppress(ImportError):
             __import__(name)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    if config.get("cpu") is not None:  # (see worker.SandboxWorker._cpu)
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, {int(config["cpu"])})
     zygote = Zygote(config, job_fd, result_fd, tests_fd)
     os.environ.clear()
     # One thread per numeric library: a sample has a small process/thread budget.
