@@ -18,6 +18,7 @@ import zlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -123,28 +124,52 @@ def _sampled_curve(
     num_subsets: int,
     rng: np.random.Generator,
 ) -> FloatArray:
-    """Mean majority accuracy over ``num_subsets`` random permutations' k-prefixes."""
+    """Mean majority accuracy over ``num_subsets`` random permutations' k-prefixes.
+
+    Every prefix of every permutation at once, without a loop over k: a draw's vote
+    count is its rank among the same class's draws so far; the leading count after
+    each draw is the running maximum of those; and the leader is the smallest class
+    id that reached the leading count since it last grew (a running minimum that
+    restarts whenever the leading count grows; ties go to the smaller id).
+    """
     n = len(labels)
     kmax = int(ks.max())
-    classes = len(good_mask)
-    rows = np.arange(num_subsets)
-    counts = np.zeros((num_subsets, classes + 1), dtype=np.int64)  # last column: no answer
-    leader = np.full(num_subsets, classes)  # "no answer" leads until a class gets a vote
-    leader_votes = np.zeros(num_subsets, dtype=np.int64)
+    classes = len(good_mask)  # label ``classes``: no answer, which never votes
+    # int32 where it fits: fresh pages cost more here than the arithmetic does.
+    bound = (max(kmax, num_subsets) + 1) * (classes + 1)  # largest offset or sort key
+    dtype = np.int32 if bound < 2**31 else np.int64
     order = np.argsort(rng.random((num_subsets, n)), axis=1)[:, :kmax]
-    good_ext = np.append(good_mask, False)
-    hits = np.zeros(kmax)
-    for step in range(kmax):
-        drawn = labels[order[:, step]]
-        counts[rows, drawn] += 1
-        new = counts[rows, drawn]
-        # Only the class that just got a vote can take the lead; ties go to the lower id.
-        ahead = (new > leader_votes) | ((new == leader_votes) & (drawn < leader))
-        takes = (drawn < classes) & ahead
-        leader = np.where(takes, drawn, leader)
-        leader_votes = np.where(takes, new, leader_votes)
-        hits[step] = good_ext[leader].mean()
+    drawn = labels.astype(dtype)[order]
+    votes = _running_counts(drawn, classes + 1)
+    votes[drawn == classes] = 0
+    lead = np.maximum.accumulate(votes, axis=1)
+    # Candidates for the lead: draws that reach it; others (and no answer) rank last.
+    reach = votes == lead
+    reach &= votes > 0
+    leader = np.where(reach, drawn, dtype(classes))
+    # Offsets that fall as the lead grows restart the running minimum at each growth.
+    offset = np.subtract(kmax, lead, out=lead)
+    offset *= classes + 1
+    leader += offset
+    np.minimum.accumulate(leader, axis=1, out=leader)
+    leader -= offset
+    hits = np.append(good_mask, False)[leader].mean(axis=0)
     return np.asarray(hits[ks - 1], dtype=np.float64)
+
+
+def _running_counts(drawn: npt.NDArray[Any], width: int) -> npt.NDArray[Any]:
+    """For each draw, how many times its row has drawn that label so far (itself included)."""
+    rows, steps = drawn.shape
+    keys = (drawn + drawn.dtype.type(width) * np.arange(rows, dtype=drawn.dtype)[:, None]).ravel()
+    order = np.argsort(keys, kind="stable")  # groups by (row, label), draws kept in order
+    sorted_keys = keys[order]
+    position = np.arange(keys.size, dtype=drawn.dtype)
+    first = np.ones(keys.size, dtype=bool)
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=first[1:])
+    group_start = np.maximum.accumulate(np.where(first, position, 0))
+    counts = np.empty(keys.size, dtype=drawn.dtype)
+    counts[order] = position - group_start + 1
+    return counts.reshape(rows, steps)
 
 
 def majority_at_k(

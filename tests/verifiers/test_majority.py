@@ -81,3 +81,36 @@ def test_curve_and_votes_over_a_verdict_table() -> None:
     votes = majority_votes(table).set_index("problem_id")
     assert votes.loc["a", "class_id"] == 0 and votes.loc["a", "votes"] == 3
     assert bool(votes.loc["b", "correct"]) and votes.loc["b", "tied"] == ""
+
+
+def _draw_by_draw(
+    labels: np.ndarray, good: np.ndarray, ks: np.ndarray, subsets: int, seed: int
+) -> np.ndarray:
+    """The plain simulation: draw a permutation's samples one by one, keep the leader."""
+    rng = np.random.default_rng(seed)
+    order = np.argsort(rng.random((subsets, len(labels))), axis=1)
+    classes = len(good)
+    hits = np.zeros(len(labels))
+    for row in order:
+        counts = [0] * classes
+        leader, best = None, 0
+        for step, sample in enumerate(row):
+            c = int(labels[sample])
+            if c < classes:
+                counts[c] += 1
+                if counts[c] > best or (counts[c] == best and leader is not None and c < leader):
+                    leader, best = c, counts[c]
+            hits[step] += leader is not None and bool(good[leader])
+    return hits[ks - 1] / subsets
+
+
+def test_sampled_curve_matches_a_draw_by_draw_simulation() -> None:
+    r = np.random.default_rng(0)
+    for trial in range(60):
+        n = int(r.integers(1, 40))
+        classes = int(r.integers(1, 6))
+        labels = r.integers(0, classes + 1, n)  # label ``classes``: no answer
+        good = r.random(classes) < 0.5
+        ks = np.arange(1, n + 1) if trial % 2 else np.unique(r.integers(1, n + 1, 4))
+        got = majority._sampled_curve(labels, good, ks, 20, np.random.default_rng(trial))
+        np.testing.assert_allclose(got, _draw_by_draw(labels, good, ks, 20, trial), atol=1e-12)
