@@ -136,7 +136,8 @@ def _sampled_curve(
     kmax = int(ks.max())
     classes = len(good_mask)  # label ``classes``: no answer, which never votes
     # int32 where it fits: fresh pages cost more here than the arithmetic does.
-    bound = (max(kmax, num_subsets) + 1) * (classes + 1)  # largest offset or sort key
+    # (largest offset, sort key or draw position)
+    bound = max((max(kmax, num_subsets) + 1) * (classes + 1), num_subsets * kmax)
     dtype = np.int32 if bound < 2**31 else np.int64
     order = np.argsort(rng.random((num_subsets, n)), axis=1)[:, :kmax]
     drawn = labels.astype(dtype)[order]
