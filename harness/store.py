@@ -17,6 +17,7 @@ An exclusive lock keeps two processes from writing one directory at once.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -157,6 +158,7 @@ class RunStore:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
         self._lock_fd: int | None = None
+        self._created = False  # whether lock() made the directory
 
     # -- paths ---------------------------------------------------------------
     @property
@@ -190,6 +192,7 @@ class RunStore:
     def lock(self) -> None:
         """Take the directory's exclusive lock (released on ``unlock`` or process exit)."""
         try:
+            self._created = not self.root.exists()
             self.root.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:
@@ -211,8 +214,18 @@ class RunStore:
         self.lock()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *rest: object) -> None:
         self.unlock()
+        if exc_type is not None and self._created:
+            self._discard_if_empty()
+
+    def _discard_if_empty(self) -> None:
+        # A command that failed before writing anything into the directory it made
+        # (bad input, refused options) leaves no empty run directory behind.
+        with contextlib.suppress(OSError):
+            if {p.name for p in self.root.iterdir()} <= {LOCK}:
+                (self.root / LOCK).unlink(missing_ok=True)
+                self.root.rmdir()
 
     # -- manifest & problems ------------------------------------------------
     def read_manifest(self) -> RunManifest:

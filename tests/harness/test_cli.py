@@ -143,7 +143,7 @@ def test_import_bad_line_names_it_and_writes_nothing(
     )
     assert proc.returncode == 2
     assert needle in error_line(proc)
-    assert not (run / "samples.jsonl").exists() and not (run / "manifest.json").exists()
+    assert not run.exists()  # (nor an empty directory left behind)
 
 
 def test_human_eval_and_evalplus_samples_files_import_as_they_are(tmp_path: Path) -> None:

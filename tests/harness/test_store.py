@@ -110,6 +110,36 @@ def test_lock_keeps_a_second_writer_out(tmp_path: Path) -> None:
         pass
 
 
+def test_a_failed_command_leaves_no_empty_directory_it_made(tmp_path: Path) -> None:
+    fresh = tmp_path / "fresh"
+    with pytest.raises(UsageError), RunStore(fresh):
+        raise UsageError("bad input")
+    assert not fresh.exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    with pytest.raises(UsageError), RunStore(kept):
+        raise UsageError("bad input")
+    assert kept.is_dir()  # it was there before
+    written = tmp_path / "written"
+    with pytest.raises(UsageError), RunStore(written) as store:
+        store.write_manifest(
+            RunManifest(
+                task="t",
+                model="m",
+                backend="scripted",
+                n=1,
+                sampling=SamplingConfig(),
+                dataset_hash="sha256:x",
+                num_problems=1,
+            )
+        )
+        raise UsageError("after writing")
+    assert store.manifest_path.exists()  # what was written stays
+    with RunStore(tmp_path / "ok"):
+        pass
+    assert (tmp_path / "ok").is_dir()
+
+
 def test_appender_fsyncs_each_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
     monkeypatch.setattr("os.fsync", lambda fd: calls.append(fd))
