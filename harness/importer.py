@@ -2,10 +2,11 @@
 
 Each input line holds ``problem_id``, ``text`` and optionally ``sample_index``. The
 samples files of human-eval and EvalPlus are read as they are: ``task_id`` stands for
-``problem_id``, and ``completion`` (the code that follows the prompt) or ``solution`` (a
-whole program) for ``text``. The whole file is checked before anything is written, so a
-bad line (unknown problem id, missing field, broken JSON) is one error naming the line
-and leaves the directory untouched.
+``problem_id`` (EvalPlus's ``Mbpp/11`` for the mbpp task's ``11``), and ``completion``
+(the code that follows the prompt) or ``solution`` (a whole program) for ``text``. The
+whole file is checked before anything is written, so a bad line (unknown problem id,
+missing field, broken JSON) is one error naming the line and leaves the directory
+untouched.
 """
 
 from __future__ import annotations
@@ -39,6 +40,16 @@ def _read_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
     if not rows:
         raise UsageError(f"{path}: no samples in file")
     return rows
+
+
+def _problem_id(raw: Any, task: str, by_id: dict[str, Any]) -> str:
+    """A row's problem id; ``<task>/<id>`` is read as ``<id>`` where only that is known
+    (EvalPlus names MBPP problems ``Mbpp/11`` where the mbpp task says ``11``)."""
+    pid = str(raw)
+    prefix, _, rest = pid.partition("/")
+    if pid not in by_id and rest in by_id and prefix.lower() == task.lower():
+        return rest
+    return pid
 
 
 def import_samples(
@@ -90,7 +101,7 @@ def import_samples(
                     f"{path}:{lineno}: needs fields 'problem_id' (or 'task_id') and 'text' "
                     "(or 'completion' / 'solution')"
                 )
-            pid = str(row[id_field])
+            pid = _problem_id(row[id_field], task, by_id)
             if pid not in by_id:
                 raise UsageError(f"{path}:{lineno}: unknown problem id {pid!r} for task {task!r}")
             text = row[text_field]

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from harness.errors import UsageError
+from harness.importer import import_samples
 from harness.records import Sample
 from tasks.base import get_task
 from tasks.mbpp import entry_point
@@ -128,6 +129,22 @@ def test_bad_rows_are_one_clear_error(tmp_path: Path) -> None:
     path.write_text(json.dumps({k: v for k, v in ROWS[0].items() if k != "code"}) + "\n")
     with pytest.raises(UsageError, match="field 'code' is missing"):
         get_task("mbpp", data_file=path).load()
+
+
+def test_evalplus_samples_import_under_the_task_ids(data_file: Path, tmp_path: Path) -> None:
+    src = tmp_path / "samples.jsonl"
+    rows = [
+        {"task_id": "Mbpp/11", "solution": ROWS[0]["code"]},
+        {"task_id": "Mbpp/12", "solution": ROWS[1]["code"]},
+    ]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = import_samples(src, "mbpp", tmp_path / "run", data_file=data_file)
+    assert result.imported == 2
+    samples = [json.loads(x) for x in result.store.samples_path.read_text().splitlines()]
+    assert [s["problem_id"] for s in samples] == ["11", "12"]
+    src.write_text(json.dumps({"task_id": "Other/11", "solution": "x"}) + "\n")
+    with pytest.raises(UsageError, match="unknown problem id 'Other/11'"):
+        import_samples(src, "mbpp", tmp_path / "run2", data_file=data_file)
 
 
 def test_entry_point_is_the_tested_function() -> None:
