@@ -6,7 +6,8 @@ Options (``--verifier-opt KEY=VALUE``; ``--sandbox`` sets ``sandbox``):
   for trusted code only).
 - ``timeout``: wall-clock seconds per sample (default 5); CPU time is capped at the
   next whole second above it.
-- ``workers``: sandbox workers (default: one per available core).
+- ``workers``: sandbox workers (default: one per core the harness may use, within a
+  container's CPU quota).
 - ``memory_mb``: address space a sample may add to its starting size (default 1024).
 - ``site_packages``: let programs import the packages installed with the harness (numpy
   and the like, read-only); default false: the standard library only.
@@ -20,7 +21,6 @@ code into failures.
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, wait
@@ -37,6 +37,7 @@ from verifiers.sandbox import (
     probe,
 )
 from verifiers.sandbox.bwrap import privileged
+from verifiers.sandbox.cpus import usable_cpus
 from verifiers.unit_outcomes import Plan, Prepared, judge, plan, prepare
 
 DEFAULTS: dict[str, Any] = {
@@ -103,7 +104,7 @@ class UnitTestVerifier(Verifier):
             site_packages=self.config["site_packages"],
         )
         self.timeout_s = float(self.config["timeout"])
-        self.workers = int(self.config["workers"]) or len(os.sched_getaffinity(0))
+        self.workers = int(self.config["workers"]) or usable_cpus()
         self._pool: SandboxPool | None = None
         self._limits = self.settings.limits(self.timeout_s)
         self.reruns = 0

@@ -8,7 +8,6 @@ other worker idle.
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
 import threading
 import time
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from verifiers.sandbox.bwrap import SandboxSettings
+from verifiers.sandbox.cpus import usable_cpus
 from verifiers.sandbox.worker import SandboxWorker
 
 
@@ -78,7 +78,7 @@ class SandboxPool:
     """One warm sandbox worker per core, each fed by its own thread."""
 
     def __init__(self, settings: SandboxSettings, workers: int | None = None) -> None:
-        count = workers or len(os.sched_getaffinity(0))
+        count = workers or usable_cpus()
         self.settings = settings
         self.workers = [SandboxWorker(settings, i) for i in range(count)]
         self._queue: queue.Queue[tuple[Job, Future[dict[str, Any]]] | None] = queue.Queue()
