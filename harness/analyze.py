@@ -66,6 +66,7 @@ class Analysis:
     files: list[Path] = field(default_factory=list)
     fit: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)
 
 
 def _json(path: Path, data: Any) -> Path:
@@ -342,7 +343,7 @@ def analyze_run(
     curve = coverage_curve(n, c, ks)
     coverage = pd.DataFrame({"k": ks, "coverage": curve})
     store.analysis_dir.mkdir(parents=True, exist_ok=True)
-    out = Analysis(name, coverage)
+    out = Analysis(name, coverage, statuses=truth.status_counts())
     out.files.append(store.analysis_dir / "coverage.csv")
     coverage.to_csv(out.files[-1], index=False)
 
@@ -366,6 +367,8 @@ def analyze_run(
     grid = log_spaced_ks(k_max, s.fit_points)
     per_problem = per_problem_rates(n, c, s.level)
     per_problem.insert(0, "problem_id", truth.problem_ids)
+    for status, counts in truth.status_by_problem().items():
+        per_problem[f"status_{status}"] = counts
     _groups_section(store, truth, n, c, grid, per_problem, out)
     out.files.append(store.analysis_dir / "per_problem.csv")
     per_problem.to_csv(out.files[-1], index=False)
@@ -383,6 +386,7 @@ def analyze_run(
         "verifiers": store.verifiers(),
         "problems": int(n.size),
         "samples": len(truth),
+        "statuses": out.statuses,
         "N": k_max,
         "settings": s.__dict__,
         "notes": out.notes,

@@ -114,6 +114,12 @@ def run_analyze(
         raise UsageError(f"--bootstrap must be at least 2, got {bootstrap}")
     result = analyze(run_dir, verifier, AnalysisSettings(n_boot=bootstrap, seed=bootstrap_seed))
     _print_summary(Path(run_dir), result.coverage)
+    if result.statuses:
+        total = sum(result.statuses.values())
+        out.print(
+            f"verdicts ({result.verifier}): "
+            + ", ".join(f"{k} {v:,} ({v / total:.1%})" for k, v in result.statuses.items())
+        )
     if result.fit is not None:
         out.print(_fit_line(result.fit))
     for note in result.notes:

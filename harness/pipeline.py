@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -134,6 +134,7 @@ class AnalyzeResult:
     files: list[Path]
     fit: dict[str, Any] | None = None
     notes: tuple[str, ...] = ()
+    statuses: dict[str, int] = field(default_factory=dict)
 
 
 def analyze(
@@ -154,6 +155,7 @@ def analyze(
         [*majority_files, *result.files],
         result.fit,
         tuple(result.notes),
+        result.statuses,
     )
 
 

@@ -36,11 +36,21 @@ def _powers_of_two(frame: pd.DataFrame, column: str = "k") -> pd.DataFrame:
     return frame[keep]
 
 
+def _status_item(statuses: dict[str, int]) -> list[tuple[str, str, str]]:
+    # The share of verdicts that passed and how the rest ended, where more than pass/fail.
+    total = sum(statuses.values())
+    if not total or set(statuses) <= {"passed", "failed"}:
+        return []
+    rest = ", ".join(f"{k} {v:,}" for k, v in statuses.items() if k != "passed")
+    return [("verdicts passed", f"{statuses.get('passed', 0) / total:.1%}", rest)]
+
+
 def _key_numbers(summary: dict[str, Any], ci: pd.DataFrame, fit: dict[str, Any] | None) -> str:
     first, last = ci.iloc[0], ci.iloc[-1]
     items = [
         ("problems", f"{summary['problems']:,}", f"{summary['samples']:,} samples judged"),
         ("samples per problem", f"{summary['N']:,}", f"verifier {summary['verifier']}"),
+        *_status_item(summary.get("statuses") or {}),
         ("coverage @1", f"{first['coverage']:.3f}", f"CI {first['lo']:.3f}–{first['hi']:.3f}"),
         (
             f"coverage @{int(last['k'])}",

@@ -70,6 +70,30 @@ def test_rejudged_sample_keeps_last_verdict(tmp_path: Path) -> None:
     assert cols.counts()[1].tolist() == [1]
 
 
+def test_statuses_across_blocks_after_rejudging(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from analysis import columns
+
+    names = ["passed", "failed", "timeout", "error"]
+    rows = [verdict(f"p{i % 3}", i // 3, i % 4 == 0, status=names[i % 4]) for i in range(120)]
+    rows.append(verdict("p0", 0, False, status="timeout"))  # p0/0 re-judged: passed -> timeout
+    rows.append({k: v for k, v in verdict("p1", 99, False).items() if k != "status"})
+    monkeypatch.setattr(columns, "BLOCK_BYTES", 700)  # statuses first met in later blocks
+    cols = read_verdict_columns(write(tmp_path / "v.jsonl", rows))
+    assert cols.status_counts() == {
+        "failed": 30,
+        "timeout": 31,
+        "error": 30,
+        "passed": 29,
+        "unknown": 1,
+    }
+    by_problem = cols.status_by_problem()
+    assert by_problem["passed"].tolist() == [9, 10, 10]  # p0 lost one to the re-judging
+    assert sum(int(v.sum()) for v in by_problem.values()) == len(cols) == 121
+    assert cols.sorted_by_problem().status_counts() == cols.status_counts()
+
+
 def test_torn_last_line_is_ignored(tmp_path: Path) -> None:
     path = write(tmp_path / "v.jsonl", [verdict("a", 0, True)], tail='{"problem_id": "a", "sam')
     with warnings.catch_warnings():

@@ -62,6 +62,11 @@ def test_analyze_writes_every_table(tmp_path: Path) -> None:
     assert (np.diff(compute["flops"]) > 0).all() and compute["dollars"].iloc[-1] > 0
     info = json.loads((a / "compute.json").read_text())
     assert info["available"] and info["params"] > 1e8
+    summary = json.loads((a / "summary.json").read_text())
+    assert summary["statuses"] == result.statuses
+    assert result.statuses["passed"] == per["c"].sum()
+    assert result.statuses["failed"] == (per["n"] - per["c"]).sum()
+    assert (per["status_passed"] == per["c"]).all()
 
 
 def test_settings_change_bootstrap_and_are_recorded(tmp_path: Path) -> None:

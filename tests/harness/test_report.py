@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -182,3 +183,22 @@ def test_compare_command_line(analysed: Path, tmp_path: Path) -> None:
         timeout=300,
     )
     assert proc.returncode == 2 and "not a run directory" in proc.stderr
+
+
+def test_report_says_how_the_verdicts_ended_beyond_pass_and_fail(tmp_path: Path) -> None:
+    root = tmp_path / "run"
+    make_run(root, problems=4, n=8, extra_verifiers=False)
+    analyze_run(root, settings=FAST)
+    report(root)
+    assert "verdicts passed" not in (root / "report.html").read_text()  # pass/fail only
+    path = root / "verdicts" / "exact.jsonl"
+    rows = [json.loads(x) for x in path.read_text().splitlines()]
+    for i, row in enumerate(r for r in rows if not r["correct"]):
+        row["status"] = ["timeout", "error", "failed"][i % 3]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    analyze_run(root, settings=FAST)
+    page = report(root).read_text()
+    passed = sum(r["correct"] for r in rows) / len(rows)
+    timeouts = sum(r["status"] == "timeout" for r in rows)
+    assert re.search(rf"verdicts passed</div><div class=\"v\">{passed:.1%}", page)
+    assert f"timeout {timeouts:,}" in page
