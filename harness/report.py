@@ -18,7 +18,7 @@ import pandas as pd
 
 from harness import html_page as h
 from harness.errors import UsageError
-from harness.records import RunManifest
+from harness.report_facts import key_numbers, run_facts, title_of
 from harness.store import RunStore
 
 
@@ -34,57 +34,6 @@ def _powers_of_two(frame: pd.DataFrame, column: str = "k") -> pd.DataFrame:
     ks = frame[column].to_numpy()
     keep = (ks & (ks - 1) == 0) | (ks == ks.max())
     return frame[keep]
-
-
-def _status_item(statuses: dict[str, int]) -> list[tuple[str, str, str]]:
-    # The share of verdicts that passed and how the rest ended, where more than pass/fail.
-    total = sum(statuses.values())
-    if not total or set(statuses) <= {"passed", "failed"}:
-        return []
-    rest = ", ".join(f"{k} {v:,}" for k, v in statuses.items() if k != "passed")
-    return [("verdicts passed", f"{statuses.get('passed', 0) / total:.1%}", rest)]
-
-
-def _key_numbers(summary: dict[str, Any], ci: pd.DataFrame, fit: dict[str, Any] | None) -> str:
-    first, last = ci.iloc[0], ci.iloc[-1]
-    items = [
-        ("problems", f"{summary['problems']:,}", f"{summary['samples']:,} samples judged"),
-        ("samples per problem", f"{summary['N']:,}", f"verifier {summary['verifier']}"),
-        *_status_item(summary.get("statuses") or {}),
-        ("coverage @1", f"{first['coverage']:.3f}", f"CI {first['lo']:.3f}–{first['hi']:.3f}"),
-        (
-            f"coverage @{int(last['k'])}",
-            f"{last['coverage']:.3f}",
-            f"CI {last['lo']:.3f}–{last['hi']:.3f}",
-        ),
-    ]
-    if fit is not None:
-        items.append(
-            (
-                "power law a, b",
-                f"{fit['a']:.3f}, {fit['b']:.3f}",
-                f"b CI {fit['b_ci'][0]:.3f}–{fit['b_ci'][1]:.3f}",
-            )
-        )
-        pred = fit["predictions"][-1]
-        items.append(
-            (
-                f"predicted @{pred['k']:,}",
-                f"{pred['power_law']:.3f}",
-                f"Beta model {pred['beta']:.3f}",
-            )
-        )
-        bt = fit.get("backtest")
-        if bt:
-            items.append(
-                (
-                    "backtest error",
-                    f"{bt['power_law_error']:+.4f}",
-                    f"fit on k≤{bt['head_samples']}, predict k={bt['target_k']}; "
-                    f"Beta {bt['beta_error']:+.4f}",
-                )
-            )
-    return h.cards(items)
 
 
 def _fit_text(fit: dict[str, Any]) -> str:
@@ -327,12 +276,6 @@ def _verifier_section(a: Path, plots: Path, title: str, cap: str) -> str:
     return f"<h2>Verifier errors (against {h.esc(truth)})</h2>" + body
 
 
-def _title(manifest: RunManifest) -> str:
-    if manifest.source == "import":
-        return f"{manifest.task} · {manifest.model} (imported)"
-    return f"{manifest.task} · {manifest.model} · T={manifest.sampling.temperature}"
-
-
 def report(run_dir: Path | str) -> Path:
     """Write ``plots/*.png|pdf`` and ``report.html`` for an analysed run; returns the page.
 
@@ -348,10 +291,10 @@ def report(run_dir: Path | str) -> Path:
     fit = _read_json(a / "fit.json")
     plots = store.root / "plots"
     plots.mkdir(exist_ok=True)
-    title = _title(manifest)
+    title = title_of(manifest)
     cap = h.provenance(manifest, summary["verifier"])
     ci = pd.read_csv(a / "coverage_ci.csv")
-    body = _key_numbers(summary, ci, fit)
+    body = key_numbers(summary, ci, fit)
     body += h.notes(summary.get("notes", []))
     body += _coverage_section(store, a, plots, title, cap, fit)
     body += _selection_section(a, plots, title, cap)
@@ -360,7 +303,7 @@ def report(run_dir: Path | str) -> Path:
     body += _groups_section(a, plots, title, cap)
     body += _rates_section(a, plots, title, cap, fit)
     body += _verifier_section(a, plots, title, cap)
-    body += "<h2>Run</h2>" + h.meta_list(_run_facts(manifest, summary))
+    body += "<h2>Run</h2>" + h.meta_list(run_facts(manifest, summary))
     body += "<h3>Tables (CSV)</h3>" + h.links(
         sorted(a.glob("*.csv")) + sorted(a.glob("*.json")), store.root
     )
@@ -370,32 +313,3 @@ def report(run_dir: Path | str) -> Path:
     out = store.root / "report.html"
     out.write_text(h.page(title, subtitle, body), encoding="utf-8")
     return out
-
-
-def _run_facts(manifest: RunManifest, summary: dict[str, Any]) -> list[tuple[str, Any]]:
-    s = manifest.sampling
-    settings = summary.get("settings", {})
-    return [
-        ("task", f"{manifest.task} {json.dumps(manifest.task_options)}"),
-        ("model", manifest.model),
-        ("backend", manifest.backend),
-        (
-            "sampling",
-            f"T={s.temperature}, top_p={s.top_p}, min_p={s.min_p}, "
-            f"max_tokens={s.max_tokens}, seed={s.seed}",
-        ),
-        ("samples per problem", manifest.n),
-        ("problems", manifest.num_problems),
-        ("dataset hash", manifest.dataset_hash),
-        ("verifiers", ", ".join(summary.get("verifiers", []))),
-        (
-            "bootstrap",
-            f"{settings.get('n_boot')} resamples, seed {settings.get('seed')}, "
-            f"level {settings.get('level')}",
-        ),
-        ("versions", ", ".join(f"{k} {v}" for k, v in manifest.versions.items())),
-        (
-            "analysis versions",
-            ", ".join(f"{k} {v}" for k, v in summary.get("versions", {}).items()),
-        ),
-    ]
