@@ -60,6 +60,7 @@ lint: $(VENV)/.installed-$(ACCEL)+dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy harness tasks verifiers analysis bench
+	$(VENV)/bin/lint-imports
 
 format: $(VENV)/.installed-$(ACCEL)+dev
 	$(VENV)/bin/ruff format .

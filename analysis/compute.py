@@ -17,8 +17,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from analysis.columns import TokenCounts
 from analysis.prices import dollars
+from harness.core.columns import TokenCounts
 
 FloatArray = npt.NDArray[np.float64]
 

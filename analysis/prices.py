@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 
 PRICES_ENV = "HARNESS_PRICES"
 

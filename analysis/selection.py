@@ -8,9 +8,8 @@ random size-k subset of each problem's n samples, never Monte-Carlo estimates.
 
 from __future__ import annotations
 
-import importlib
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -18,8 +17,9 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.special import gammaln
 
-from analysis.columns import VerdictColumns
+from analysis.majority import majority_at_k
 from analysis.passk import coverage_curve
+from harness.core.columns import VerdictColumns
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -92,25 +92,14 @@ def best_of_k_curve(
     return out
 
 
-def majority_function() -> Callable[..., Any] | None:
-    """``verifiers.majority.majority_at_k`` where that module is installed, else None."""
-    try:
-        module = importlib.import_module("verifiers.majority")
-    except ImportError:
-        return None
-    fn = getattr(module, "majority_at_k", None)
-    return fn if callable(fn) else None
-
-
 def majority_curve(truth: VerdictColumns, ks: npt.ArrayLike, seed: int = 0) -> FloatArray | None:
     """Mean majority@k over problems from the answer classes of ``truth``.
 
-    Uses ``verifiers.majority.majority_at_k`` per problem (seeded by ``seed`` and the
-    problem id, as the majority step of ``harness analyze`` does). Returns None when that
-    function or the class ids are missing.
+    Uses ``analysis.majority.majority_at_k`` per problem (seeded by ``seed`` and the
+    problem id, as the majority step of ``harness analyze`` does). Returns None when the
+    verdicts carry no answer classes.
     """
-    fn = majority_function()
-    if fn is None or not truth.has_classes:
+    if not truth.has_classes:
         return None
     cols = truth.sorted_by_problem()
     k_sel = np.asarray(ks, dtype=np.int64)
@@ -119,7 +108,9 @@ def majority_curve(truth: VerdictColumns, ks: npt.ArrayLike, seed: int = 0) -> F
     for p, (lo, hi) in enumerate(itertools.pairwise(bounds)):
         ids = [None if x < 0 else int(x) for x in cols.class_id[lo:hi].tolist()]
         ok = cols.correct[lo:hi].tolist()
-        total += np.asarray(fn(ids, ok, k_sel, seed=f"{seed}/{cols.problem_ids[p]}"), float)
+        total += np.asarray(
+            majority_at_k(ids, ok, k_sel, seed=f"{seed}/{cols.problem_ids[p]}"), float
+        )
     out: FloatArray = total / len(cols.problem_ids)
     return out
 
@@ -149,7 +140,7 @@ def selection_curves(
         truth: Ground-truth verdicts (correctness, answer classes).
         scorers: Verdict sets whose ``score`` ranks samples (may include ``truth``).
         ks: The k values.
-        with_majority: Add majority@k (when the majority module and class ids exist).
+        with_majority: Add majority@k (when the verdicts carry answer classes).
         seed: Seed of majority@k's random subsets where it is estimated.
 
     Returns:

@@ -16,9 +16,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from analysis.columns import VerdictColumns
 from analysis.passk import coverage_curve
 from analysis.selection import align, best_of_k_curve
+from harness.core.columns import VerdictColumns
 
 
 @dataclass(frozen=True)

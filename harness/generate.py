@@ -9,18 +9,17 @@ configuration is known to be valid and compatible with what the directory alread
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from harness.backends.base import BACKENDS, Backend, BackendConfig, GenRequest, GenResult
-from harness.config import RunConfig
-from harness.errors import UsageError
-from harness.records import Problem, RunManifest, Sample, dataset_hash
-from harness.store import RunStore
-from harness.versions import package_versions
-from tasks.base import Task, get_task
+from harness.core.backend import BACKENDS, Backend, BackendConfig, GenRequest, GenResult
+from harness.core.config import RunConfig
+from harness.core.errors import UsageError
+from harness.core.manifest import RunManifest, check_compatible, new_manifest
+from harness.core.records import Problem, Sample
+from harness.core.store import RunStore
+from harness.core.task import Task, get_task
 
 ProgressFn = Callable[[int, int], None]  # (samples written now, completion tokens now)
 
@@ -72,25 +71,6 @@ def plan_requests(
     return requests
 
 
-def check_compatible(existing: RunManifest, wanted: RunManifest, root: Path) -> None:
-    """Refuse to resume a directory made with another configuration."""
-    old, new = existing.identity(), wanted.identity()
-    diffs = [k for k in new if old.get(k) != new[k]]
-    if existing.dataset_hash != wanted.dataset_hash:
-        diffs.append("dataset (content hash)")
-    if diffs:
-        first = diffs[0]
-        detail = (
-            f"{old.get(first)!r} there, {new.get(first)!r} now"
-            if first in new
-            else "the data changed"
-        )
-        raise UsageError(
-            f"{root} holds a run with another configuration ({', '.join(diffs)}: {detail}); "
-            "use a new --out"
-        )
-
-
 def make_plan(cfg: RunConfig, store: RunStore) -> Plan:
     """Load the task, reconcile with the run directory, list the missing samples."""
     cfg.validate()
@@ -103,22 +83,20 @@ def make_plan(cfg: RunConfig, store: RunStore) -> Plan:
     if not problems:
         raise UsageError(f"task {cfg.task!r} has no problems")
     sampling = cfg.sampling
-    manifest = RunManifest(
+    manifest = new_manifest(
+        store.root,
         task=cfg.task,
         model=cfg.model,
         backend=cfg.backend,
         n=cfg.n,
+        problems=problems,
+        all_problems=all_problems,
+        verifier=cfg.verifier or task.default_verifier,
         sampling=sampling,
-        dataset_hash=dataset_hash(all_problems),
-        num_problems=len(problems),
         limit=cfg.limit,
         task_options=task.record(),
         backend_options=dict(cfg.backend_options),
         chat=cfg.chat,
-        verifier=cfg.verifier or task.default_verifier,
-        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        run_id=store.root.name,
-        versions=package_versions(),
     )
     have: dict[str, set[int]] = {}
     if store.exists():
@@ -146,8 +124,7 @@ def _samples(result_iter: Iterator[GenResult], store: RunStore, progress: Progre
     with store.sample_appender() as out:
         for result in result_iter:
             req = result.request
-            # Backends with per-sample seeds list them; otherwise the request's seed.
-            seeds = result.extra.get("sample_seeds") or [result.seed] * req.n
+            seeds = result.sample_seeds()
             samples = [
                 Sample(
                     problem_id=req.problem.id,

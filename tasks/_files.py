@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from harness.errors import UsageError
-from harness.records import Problem
+from harness.core.errors import UsageError
+from harness.core.options import TRUE
+from harness.core.records import Problem
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -178,7 +179,7 @@ def load_local(path: Path | str, fields: Sequence[str], what: str) -> list[Row]:
 
 def _offline() -> bool:
     flags = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
-    return any(os.environ.get(v, "").strip().lower() in {"1", "true", "yes", "on"} for v in flags)
+    return any(os.environ.get(v, "").strip().lower() in TRUE for v in flags)
 
 
 def hub_reachable(timeout_s: float = 3.0) -> tuple[bool, str]:

@@ -10,11 +10,13 @@ and coverage visibly grows with the number of samples.
 from __future__ import annotations
 
 import random
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar
 
-from harness.errors import UsageError
-from harness.records import Problem
-from tasks.base import Task
+from harness.core.errors import UsageError
+from harness.core.options import option
+from harness.core.records import Problem
+from harness.core.task import Task
 
 NAMES = ["Ana", "Ben", "Chloe", "Dev", "Emma", "Farid", "Grace", "Hugo", "Iris", "Jon"]
 ITEMS = ["apples", "marbles", "stickers", "books", "coins", "pencils", "cookies", "shells"]
@@ -73,17 +75,24 @@ def _problem(rng: random.Random, level: int) -> tuple[str, int]:
     return text + f" How many {item} does {who} have now?", value
 
 
+@dataclass(frozen=True)
+class ArithOptions:
+    count: int = option(100, "how many problems to generate", min=1)
+    level: str = option("mixed", "difficulty: mixed, or levels 1-5 like 1,2")
+    shots: int = option(2, f"few-shot examples in the prompt (0-{len(FEW_SHOT)})", min=0)
+
+
 class ArithTask(Task):
     """Arithmetic word problems, generated from a seed."""
 
     name: ClassVar[str] = "arith"
     description: ClassVar[str] = "generated arithmetic word problems, levels 1-5 (offline)"
     default_verifier: ClassVar[str] = "exact"
-    OPTIONS: ClassVar[dict[str, Any]] = {"count": 100, "level": "mixed", "shots": 2}
+    Options: ClassVar[type] = ArithOptions
     stop: ClassVar[tuple[str, ...]] = ("\n\nQ:", "\nQ:")
 
     def _levels(self) -> list[int]:
-        level = str(self.options["level"])
+        level = str(self.options.level)
         if level == "mixed":
             return list(range(1, MAX_LEVEL + 1))
         try:
@@ -97,7 +106,7 @@ class ArithTask(Task):
         return levels
 
     def load(self) -> list[Problem]:
-        count, shots = int(self.options["count"]), int(self.options["shots"])
+        count, shots = int(self.options.count), int(self.options.shots)
         if count < 1:
             raise UsageError("arith: count must be at least 1")
         if not 0 <= shots <= len(FEW_SHOT):

@@ -18,14 +18,16 @@ from __future__ import annotations
 import logging
 import random
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from harness.errors import UsageError
-from harness.records import Problem
+from harness.core.answers import plain_number
+from harness.core.errors import UsageError
+from harness.core.options import option
+from harness.core.records import Problem
+from harness.core.task import Task
 from tasks._files import HubUnavailable, Row, load_hub, load_local, read_rows
-from tasks.base import Task
-from verifiers.answers import plain_number
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +50,21 @@ def format_shot(question: str, answer: str) -> str:
     return f"Question: {question}\nAnswer: {answer}\n\n"
 
 
+@dataclass(frozen=True)
+class GSM8KOptions:
+    shots: int = option(5, "few-shot examples per prompt", min=0)
+    fewshot: str = option(
+        "auto", "few-shot pool: auto (train split, else built-in), hub, builtin or a data file"
+    )
+
+
 class GSM8KTask(Task):
     """GSM8K test split with few-shot chain-of-thought prompts."""
 
     name: ClassVar[str] = "gsm8k"
     description: ClassVar[str] = "GSM8K test split, few-shot CoT (openai/gsm8k or --data-file)"
     default_verifier: ClassVar[str] = "math"
-    OPTIONS: ClassVar[dict[str, Any]] = {"shots": 5, "fewshot": "auto"}
+    Options: ClassVar[type] = GSM8KOptions
     stop: ClassVar[tuple[str, ...]] = ("\nQuestion:",)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -83,7 +93,7 @@ class GSM8KTask(Task):
         """The few-shot (question, solution) pool and a stable name of where it came from."""
         if self._pool is not None:
             return self._pool
-        source = str(self.options["fewshot"])
+        source = str(self.options.fewshot)
         builtin = (self._pairs(read_rows(BUILTIN)), "builtin")
         if source == "builtin":
             self._pool = builtin
@@ -113,14 +123,14 @@ class GSM8KTask(Task):
 
     def _shots_for(self, pid: str, question: str) -> list[tuple[str, str]]:
         pool, source = self.fewshot_pool()
-        shots = int(self.options["shots"])
+        shots = int(self.options.shots)
         if source.startswith("builtin"):
             return pool[:shots]  # fixed exemplars: one shared prompt prefix
         rng = random.Random(f"gsm8k/{self.seed}/{pid}")
         return rng.sample([p for p in pool if p[0] != question], shots)
 
     def load(self) -> list[Problem]:
-        shots = int(self.options["shots"])
+        shots = int(self.options.shots)
         rows = self._test_rows()
         pool, _ = self.fewshot_pool()
         if not 0 <= shots <= len(pool):

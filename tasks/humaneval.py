@@ -8,7 +8,7 @@ exports. Problem ids are the ``task_id``s (``HumanEval/0``...).
 The completion prompt is the function signature and docstring; a sample is the code
 that follows it (generation stops at the next top-level statement, as in the Codex
 paper). The chat form asks for the whole function in a code block; the verifier
-accepts either. Tests are kept in structured form (see ``verifiers.code_cases``): the
+accepts either. Tests are kept in structured form (see ``harness.core.codetests``): the
 entry point, the original ``check`` code, and the input/expected cases parsed from its
 asserts.
 """
@@ -16,13 +16,13 @@ asserts.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from harness.errors import UsageError
-from harness.records import Problem
+from harness.core.codetests import parse_check_function
+from harness.core.errors import UsageError
+from harness.core.records import CodeTests, Problem
+from harness.core.task import Task
 from tasks._files import Row, check_unique_ids, read_rows, require_fields
-from tasks.base import Task
-from verifiers.code_cases import code_tests, parse_check_function
 
 CHAT_INSTRUCTION = (
     "Complete the following Python function. Reply with the complete function "
@@ -53,7 +53,7 @@ def problem_from_row(row: Row) -> Problem:
         prompt=prompt,
         reference=d.get("canonical_solution"),
         messages=messages,
-        tests=code_tests("humaneval", entry, test, cases, complete, prompt_code=prompt),
+        tests=CodeTests("humaneval", entry, test, tuple(cases), complete, prompt_code=prompt),
         metadata={"entry_point": entry, "num_cases": len(cases), "structured": complete},
     )
 
@@ -64,7 +64,6 @@ class HumanEvalTask(Task):
     name: ClassVar[str] = "humaneval"
     description: ClassVar[str] = "HumanEval, 164 Python functions with unit tests (offline)"
     default_verifier: ClassVar[str] = "unit_tests"
-    OPTIONS: ClassVar[dict[str, Any]] = {}
     # The Codex paper's stop sequences: the function body ends at the next top-level line.
     stop: ClassVar[tuple[str, ...]] = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
 

@@ -17,14 +17,15 @@ answer. Short scalar columns are kept as problem metadata, so analysis can group
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from harness.errors import UsageError
-from harness.records import Problem
+from harness.core.answers import extract_answer, normalise_number
+from harness.core.errors import UsageError
+from harness.core.options import option
+from harness.core.records import Problem
+from harness.core.task import Task
 from tasks._files import Row, load_local
-from tasks.base import Task
-from verifiers.answers import extract_answer
-from verifiers.exact import normalise_number
 
 VERIFIERS = ("math", "exact")
 MAX_METADATA_CHARS = 200
@@ -43,36 +44,41 @@ def reference_of(value: Any) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class JsonlOptions:
+    question: str = option("question", "column holding the question")
+    answer: str = option("answer", "column holding the reference answer (or a solution)")
+    id: str = option("", "column holding the problem id (default: the row number)")
+    verifier: str = option("math", "verifier judging the answers (math or exact)")
+    prompt: str = option(
+        "Question: {question}\\nAnswer:", "completion prompt template ({column} fields)"
+    )
+    instruction: str = option("", "text after the question in the chat prompt")
+
+
 class JsonlTask(Task):
     """Questions and reference answers from a local file, with a field mapping."""
 
     name: ClassVar[str] = "jsonl"
     description: ClassVar[str] = "your own questions/answers from --data-file (JSONL or parquet)"
     default_verifier: ClassVar[str] = "math"
-    OPTIONS: ClassVar[dict[str, Any]] = {
-        "question": "question",
-        "answer": "answer",
-        "id": "",
-        "verifier": "math",
-        "prompt": "Question: {question}\\nAnswer:",
-        "instruction": "",
-    }
+    Options: ClassVar[type] = JsonlOptions
     stop: ClassVar[tuple[str, ...]] = ("\nQuestion:",)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        verifier = str(self.options["verifier"])
+        verifier = str(self.options.verifier)
         if verifier not in VERIFIERS:
             raise UsageError(
                 f"jsonl: verifier must be one of {', '.join(VERIFIERS)}, got {verifier!r}"
             )
-        # The driver reads the verifier from the instance, so the option decides it.
+        # The option decides the verifier of this instance (the class default is math).
         vars(self)["default_verifier"] = verifier
         if self.data_file is None:
             raise UsageError("task 'jsonl' needs --data-file PATH (a JSONL or parquet file)")
 
     def _prompt(self, row: Row, question: str) -> str:
-        template = str(self.options["prompt"]).replace("\\n", "\n")
+        template = str(self.options.prompt).replace("\\n", "\n")
         fields = _Missing({k: str(v) for k, v in row.data.items()})
         fields["question"] = question
         try:
@@ -92,12 +98,12 @@ class JsonlTask(Task):
         }
 
     def load(self) -> list[Problem]:
-        q_field, a_field = str(self.options["question"]), str(self.options["answer"])
-        id_field = str(self.options["id"])
+        q_field, a_field = str(self.options.question), str(self.options.answer)
+        id_field = str(self.options.id)
         required = (q_field, a_field, id_field) if id_field else (q_field, a_field)
         assert self.data_file is not None
         rows = load_local(self.data_file, required, self.name)
-        instruction = str(self.options["instruction"]).replace("\\n", "\n").strip()
+        instruction = str(self.options.instruction).replace("\\n", "\n").strip()
         problems: list[Problem] = []
         seen: dict[str, str] = {}
         for i, row in enumerate(rows):

@@ -13,13 +13,15 @@ the ``Problem:`` / ``Solution:`` format, each ending in ``\\boxed{}`` and a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from harness.errors import UsageError
-from harness.records import Problem
+from harness.core.errors import UsageError
+from harness.core.options import option
+from harness.core.records import Problem
+from harness.core.task import Task
 from tasks._files import Row, load_hub, load_local, read_rows
-from tasks.base import Task
 
 HUB_REPO = "HuggingFaceH4/MATH-500"
 EXEMPLARS = Path(__file__).parent / "prompts" / "minerva_math.jsonl"
@@ -37,13 +39,18 @@ def format_shot(problem: str, solution: str) -> str:
     return f"Problem:\n{problem}\n\nSolution:\n{solution}\n\n"
 
 
+@dataclass(frozen=True)
+class Math500Options:
+    shots: int = option(4, "Minerva few-shot examples (0-4)", min=0)
+
+
 class Math500Task(Task):
     """MATH-500 with the Minerva few-shot prompt."""
 
     name: ClassVar[str] = "math500"
     description: ClassVar[str] = "MATH-500, Minerva 4-shot CoT (hub or --data-file)"
     default_verifier: ClassVar[str] = "math"
-    OPTIONS: ClassVar[dict[str, Any]] = {"shots": 4}
+    Options: ClassVar[type] = Math500Options
     stop: ClassVar[tuple[str, ...]] = ("\nProblem:",)
 
     def _rows(self) -> list[Row]:
@@ -53,7 +60,7 @@ class Math500Task(Task):
 
     def load(self) -> list[Problem]:
         exemplars = minerva_exemplars()
-        shots = int(self.options["shots"])
+        shots = int(self.options.shots)
         if not 0 <= shots <= len(exemplars):
             raise UsageError(f"math500: shots must be 0-{len(exemplars)}")
         examples = exemplars[:shots]

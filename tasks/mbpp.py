@@ -9,7 +9,7 @@ The prompt is the MBPP paper's: the task, its three tests, then ``[BEGIN]`` and 
 model writes the program until ``[DONE]``; option ``shots`` (0-3) puts solved examples
 first. The chat form asks for the program in a code block. The entry point is the
 function the tests call; the tests are kept in structured form (see
-``verifiers.code_cases``).
+``harness.core.codetests``).
 """
 
 from __future__ import annotations
@@ -17,13 +17,15 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar
 
-from harness.errors import UsageError
-from harness.records import Problem
+from harness.core.codetests import parse_assert_sources
+from harness.core.errors import UsageError
+from harness.core.options import option
+from harness.core.records import CodeTests, Problem
+from harness.core.task import Task
 from tasks._files import Row, check_unique_ids, load_hub, load_local
-from tasks.base import Task
-from verifiers.code_cases import code_tests, parse_assert_sources
 
 HUB_REPO, HUB_CONFIG, HUB_SPLIT = "google-research-datasets/mbpp", "sanitized", "test"
 
@@ -92,13 +94,18 @@ def entry_point(code: str, asserts: list[str]) -> str | None:
     return next((n for n in called if not hasattr(builtins, n)), None)
 
 
+@dataclass(frozen=True)
+class MBPPOptions:
+    shots: int = option(3, "few-shot examples (0-3)", min=0)
+
+
 class MBPPTask(Task):
     """MBPP sanitized test split, judged by unit tests in the sandbox."""
 
     name: ClassVar[str] = "mbpp"
     description: ClassVar[str] = "MBPP sanitized test split, Python programs with unit tests"
     default_verifier: ClassVar[str] = "unit_tests"
-    OPTIONS: ClassVar[dict[str, Any]] = {"shots": 3}
+    Options: ClassVar[type] = MBPPOptions
     stop: ClassVar[tuple[str, ...]] = ("[DONE]",)
 
     def _rows(self) -> list[Row]:
@@ -123,7 +130,7 @@ class MBPPTask(Task):
         if entry is None:
             raise UsageError(f"{row.where}: cannot tell which function 'test_list' tests")
         cases, complete = parse_assert_sources(asserts, entry)
-        shots = int(self.options["shots"])
+        shots = int(self.options.shots)
         prompt = "".join(
             f"{_task_text(t, tests)}[BEGIN]\n{solution}\n[DONE]\n"
             for t, tests, solution in SHOTS[:shots]
@@ -141,14 +148,20 @@ class MBPPTask(Task):
             prompt=f"{prompt}{task_text}[BEGIN]\n",
             reference=code,
             messages=messages,
-            tests=code_tests(
-                "mbpp", entry, test_code, cases, complete, setup=setup, asserts=asserts
+            tests=CodeTests(
+                "mbpp",
+                entry,
+                test_code,
+                tuple(cases),
+                complete,
+                setup=setup,
+                asserts=tuple(asserts),
             ),
             metadata={"entry_point": entry, "num_cases": len(cases), "structured": complete},
         )
 
     def load(self) -> list[Problem]:
-        shots = int(self.options["shots"])
+        shots = int(self.options.shots)
         if not 0 <= shots <= len(SHOTS):
             raise UsageError(f"mbpp: shots must be 0-{len(SHOTS)}")
         rows = self._rows()

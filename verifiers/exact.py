@@ -9,26 +9,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
 from typing import ClassVar
 
-from harness.records import Problem, Sample, Verdict
-from verifiers.base import Verifier, assign_class_ids
+from harness.core.answers import normalise_number
+from harness.core.records import Problem, Sample, Status, Verdict
+from harness.core.verifier import Verifier, assign_class_ids
 
 _NUMBER = r"-?\d[\d,]*(?:\.\d+)?"
 _ANSWER_IS = re.compile(r"answer is[:\s]*\$?\s*(" + _NUMBER + ")", re.IGNORECASE)
 _ANY_NUMBER = re.compile(_NUMBER)
-
-
-def normalise_number(text: str) -> str | None:
-    """Canonical string of a decimal number (``"1,000.0"`` -> ``"1000"``), or None."""
-    try:
-        value = Decimal(text.replace(",", ""))
-    except InvalidOperation:
-        return None
-    if value == value.to_integral_value():
-        return str(int(value))
-    return format(value.normalize(), "f")
 
 
 def extract_final_number(text: str) -> str | None:
@@ -57,7 +46,11 @@ class ExactNumberVerifier(Verifier):
         verdicts = []
         for s, answer, cid in zip(samples, answers, class_ids, strict=True):
             correct = answer is not None and answer == reference
-            status = "no_answer" if answer is None else ("passed" if correct else "failed")
+            status = (
+                Status.NO_ANSWER
+                if answer is None
+                else (Status.PASSED if correct else Status.FAILED)
+            )
             verdicts.append(
                 Verdict(s.problem_id, s.sample_index, correct, status, answer=answer, class_id=cid)
             )

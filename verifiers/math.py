@@ -12,13 +12,22 @@ comparison (main thread only; 0 disables it; default 5).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from harness.errors import UsageError
-from harness.records import Problem, Sample, Verdict
-from verifiers.answer_classes import AnswerJudge
-from verifiers.answers import DEFAULT_TIMEOUT_S, extract_answer
-from verifiers.base import Verifier
+from harness.core.answers import extract_answer
+from harness.core.options import as_dict, option
+from harness.core.records import Problem, Sample, Status, Verdict
+from harness.core.verifier import Verifier
+from verifiers._answer_classes import AnswerJudge
+from verifiers._equivalence import DEFAULT_TIMEOUT_S
+
+
+@dataclass(frozen=True)
+class MathOptions:
+    timeout: int = option(
+        DEFAULT_TIMEOUT_S, "seconds math-verify may spend on one comparison (0: no limit)", min=0
+    )
 
 
 class MathVerifier(Verifier):
@@ -29,21 +38,11 @@ class MathVerifier(Verifier):
     # Class ids are numbered over the whole problem, so the driver passes all samples.
     needs_context: ClassVar[bool] = True
 
+    Options: ClassVar[type] = MathOptions
+
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(options)
-        unknown = set(self.options) - {"timeout"}
-        if unknown:
-            raise UsageError(
-                f"verifier 'math' has no option(s) {', '.join(sorted(unknown))} (known: timeout)"
-            )
-        raw = self.options.get("timeout", DEFAULT_TIMEOUT_S)
-        try:
-            timeout = int(raw)
-        except (TypeError, ValueError):
-            raise UsageError(f"verifier option timeout={raw!r} is not an integer") from None
-        if timeout < 0:
-            raise UsageError(f"verifier option timeout must be >= 0, got {timeout}")
-        self.timeout_s: int | None = timeout or None
+        self.timeout_s: int | None = self.options.timeout or None
 
     def verify(self, problem: Problem, samples: Sequence[Sample]) -> list[Verdict]:
         judge = AnswerJudge(problem.reference, self.timeout_s)
@@ -53,11 +52,11 @@ class MathVerifier(Verifier):
             samples, answers, judge.judge(answers), strict=True
         ):
             if class_id is None:
-                status, answer = "no_answer", None
+                status, answer = Status.NO_ANSWER, None
             elif problem.reference is None:
-                status = "error"
+                status = Status.ERROR
             else:
-                status = "passed" if correct else "failed"
+                status = Status.PASSED if correct else Status.FAILED
             verdicts.append(
                 Verdict(
                     sample.problem_id,
@@ -66,7 +65,7 @@ class MathVerifier(Verifier):
                     status,
                     answer=answer,
                     class_id=class_id,
-                    detail="problem has no reference answer" if status == "error" else None,
+                    detail="problem has no reference answer" if status is Status.ERROR else None,
                 )
             )
         return verdicts
@@ -74,7 +73,7 @@ class MathVerifier(Verifier):
     def describe(self) -> dict[str, Any]:
         return {
             "verifier": self.name,
-            "options": self.options,
+            "options": as_dict(self.options),
             "extraction": "last \\boxed{}, else 'The answer is'/'Answer:'/'####', else last number",
             "equivalence": "normalised string, exact decimals, else math-verify",
             "timeout_s": self.timeout_s,

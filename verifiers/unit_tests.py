@@ -24,11 +24,14 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, wait
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from harness.errors import UsageError
-from harness.records import Problem, Sample, Verdict
-from verifiers.base import Verifier
+from harness.core.errors import UsageError
+from harness.core.options import as_dict, option
+from harness.core.records import Problem, Sample, Verdict
+from harness.core.verifier import Verifier
+from verifiers._unit_outcomes import Plan, Prepared, judge, plan, prepare
 from verifiers.sandbox import (
     SANDBOX_MODES,
     SandboxPool,
@@ -38,55 +41,20 @@ from verifiers.sandbox import (
 )
 from verifiers.sandbox.bwrap import privileged
 from verifiers.sandbox.cpus import usable_cpus
-from verifiers.unit_outcomes import Plan, Prepared, judge, plan, prepare
 
-DEFAULTS: dict[str, Any] = {
-    "sandbox": "bwrap",
-    "timeout": 5.0,
-    "workers": 0,
-    "memory_mb": 1024,
-    "site_packages": False,
-}
 RERUN_STATUSES = ("timeout", "crashed")
 BACKSTOP_GRACE_S = 10.0
 
 
-def _coerce_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = set(options) - set(DEFAULTS)
-    if unknown:
-        raise UsageError(
-            f"verifier unit_tests has no option(s) {', '.join(sorted(unknown))} "
-            f"(known: {', '.join(sorted(DEFAULTS))})"
-        )
-    out = dict(DEFAULTS)
-    for key, value in options.items():
-        kind = type(DEFAULTS[key])
-        try:
-            out[key] = _boolean(value) if kind is bool else kind(value)
-        except (TypeError, ValueError):
-            raise UsageError(
-                f"verifier option {key}={value!r} is not a valid {kind.__name__}"
-            ) from None
-    if out["sandbox"] not in SANDBOX_MODES:
-        raise UsageError(
-            f"sandbox must be one of {', '.join(SANDBOX_MODES)}, got {out['sandbox']!r}"
-        )
-    if not 0 < out["timeout"] <= 3600:
-        raise UsageError(
-            f"verifier option timeout must be in (0, 3600] seconds, got {out['timeout']}"
-        )
-    if out["workers"] < 0 or out["memory_mb"] < 16:
-        raise UsageError("verifier options: workers must be >= 0 and memory_mb >= 16")
-    return out
-
-
-def _boolean(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text not in {"1", "0", "true", "false", "yes", "no"}:
-        raise ValueError(value)
-    return text in {"1", "true", "yes"}
+@dataclass(frozen=True)
+class UnitTestOptions:
+    sandbox: str = option(
+        "bwrap", "bwrap (isolated) or none (trusted code only)", choices=SANDBOX_MODES
+    )
+    timeout: float = option(5.0, "wall-clock seconds per sample", min=0, max=3600, exclusive=True)
+    workers: int = option(0, "sandbox workers (0: one per usable core)", min=0)
+    memory_mb: int = option(1024, "address space a sample may add, in MB", min=16)
+    site_packages: bool = option(False, "let programs import the installed packages")
 
 
 class UnitTestVerifier(Verifier):
@@ -95,16 +63,18 @@ class UnitTestVerifier(Verifier):
     name: ClassVar[str] = "unit_tests"
     description: ClassVar[str] = "run code against the problem's unit tests in a sandbox"
 
+    Options: ClassVar[type] = UnitTestOptions
+
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(options)
-        self.config = _coerce_options(self.options)
+        opts: UnitTestOptions = self.options
         self.settings = SandboxSettings(
-            mode=self.config["sandbox"],
-            memory_mb=self.config["memory_mb"],
-            site_packages=self.config["site_packages"],
+            mode=opts.sandbox,  # type: ignore[arg-type]  # checked against SANDBOX_MODES
+            memory_mb=opts.memory_mb,
+            site_packages=opts.site_packages,
         )
-        self.timeout_s = float(self.config["timeout"])
-        self.workers = int(self.config["workers"]) or usable_cpus()
+        self.timeout_s = float(opts.timeout)
+        self.workers = opts.workers or usable_cpus()
         self._pool: SandboxPool | None = None
         self._limits = self.settings.limits(self.timeout_s)
         self.reruns = 0
@@ -123,6 +93,13 @@ class UnitTestVerifier(Verifier):
             except SandboxUnavailable as exc:
                 raise UsageError(str(exc)) from None
         return self._pool
+
+    def check(self) -> None:
+        """Fail now, in one line, when the sandbox cannot run here."""
+        try:
+            probe(self.settings.mode)
+        except SandboxUnavailable as exc:
+            raise UsageError(str(exc)) from None
 
     def _prepare(self, problem: Problem, sample: Sample, shared: Plan) -> Prepared:
         return prepare(problem, sample, self.pool.new_id(), self.timeout_s, self._limits, shared)
@@ -182,7 +159,7 @@ class UnitTestVerifier(Verifier):
         isolated = self.settings.mode == "bwrap"
         return {
             "verifier": self.name,
-            "options": self.options,
+            "options": as_dict(self.options),
             "sandbox": self.settings.mode,
             "isolation": (
                 "bubblewrap: no network, read-only system, private /tmp, pid/ipc/uts "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from harness.backends.base import BackendConfig, Completion, GenRequest, GenResult
+from harness.core.backend import BackendConfig, Completion, GenRequest, GenResult
 
 Script = Callable[[GenRequest, int], str]
 

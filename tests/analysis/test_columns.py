@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis.columns import read_token_counts, read_verdict_columns
-from harness.errors import UsageError
+from harness.core.columns import read_token_counts, read_verdict_columns
+from harness.core.errors import UsageError
 
 
 def write(path: Path, rows: list[dict[str, object]], tail: str = "") -> Path:
@@ -48,7 +48,7 @@ def test_counts_scores_and_classes(tmp_path: Path) -> None:
 
 
 def test_small_blocks_give_the_same_columns(tmp_path: Path) -> None:
-    from analysis import columns
+    from harness.core import columns
 
     rows = [verdict(f"p{i % 7}", i // 7, i % 3 == 0) for i in range(500)]
     path = write(tmp_path / "v.jsonl", rows)
@@ -73,7 +73,7 @@ def test_rejudged_sample_keeps_last_verdict(tmp_path: Path) -> None:
 def test_statuses_across_blocks_after_rejudging(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from analysis import columns
+    from harness.core import columns
 
     names = ["passed", "failed", "timeout", "error"]
     rows = [verdict(f"p{i % 3}", i // 3, i % 4 == 0, status=names[i % 4]) for i in range(120)]

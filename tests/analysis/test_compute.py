@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis.columns import TokenCounts
 from analysis.compute import ModelSize, compute_curve, problem_compute, token_flops
 from analysis.prices import load_prices
-from harness.errors import UsageError
+from harness.core.columns import TokenCounts
+from harness.core.errors import UsageError
 
 SIZE = ModelSize(params=1000, layers=2, d_model=8)
 

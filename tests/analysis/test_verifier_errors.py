@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from analysis.columns import VerdictColumns
 from analysis.verifier_errors import verifier_errors
+from harness.core.columns import VerdictColumns
 
 
 def make(correct: list[bool], problems: list[int]) -> VerdictColumns:

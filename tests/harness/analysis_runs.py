@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.records import Problem, RunManifest, Sample, SamplingConfig, Verdict, dataset_hash
-from harness.store import RunStore
+from harness.core.manifest import RunManifest, dataset_hash
+from harness.core.records import Problem, Sample, SamplingConfig, Verdict
+from harness.core.store import RunStore
 
 
 def make_run(

@@ -11,9 +11,8 @@ import pytest
 from analysis_runs import make_run
 
 from analysis.passk import coverage_curve
-from harness.analyze import AnalysisSettings, analyze_run
-from harness.errors import UsageError
-from harness.pipeline import analyze
+from harness.analyze import AnalysisSettings, analyze
+from harness.core.errors import UsageError
 
 
 def test_analyze_writes_every_table(tmp_path: Path) -> None:
@@ -71,9 +70,9 @@ def test_analyze_writes_every_table(tmp_path: Path) -> None:
 
 def test_settings_change_bootstrap_and_are_recorded(tmp_path: Path) -> None:
     store = make_run(tmp_path / "run", extra_verifiers=False)
-    analyze_run(store.root, settings=AnalysisSettings(n_boot=50, seed=7))
+    analyze(store.root, settings=AnalysisSettings(n_boot=50, seed=7))
     first = pd.read_csv(store.analysis_dir / "coverage_ci.csv")
-    analyze_run(store.root, settings=AnalysisSettings(n_boot=50, seed=7))
+    analyze(store.root, settings=AnalysisSettings(n_boot=50, seed=7))
     again = pd.read_csv(store.analysis_dir / "coverage_ci.csv")
     pd.testing.assert_frame_equal(first, again)
     summary = json.loads((store.analysis_dir / "summary.json").read_text())
@@ -82,7 +81,7 @@ def test_settings_change_bootstrap_and_are_recorded(tmp_path: Path) -> None:
 
 def test_unknown_model_skips_compute_with_a_note(tmp_path: Path) -> None:
     store = make_run(tmp_path / "run", model="my-own-model", extra_verifiers=False)
-    result = analyze_run(store.root)
+    result = analyze(store.root)
     assert any("compute" in note for note in result.notes)
     info = json.loads((store.analysis_dir / "compute.json").read_text())
     assert not info["available"] and "unknown" in info["reason"]
@@ -90,8 +89,8 @@ def test_unknown_model_skips_compute_with_a_note(tmp_path: Path) -> None:
 
 def test_short_runs_skip_the_backtest(tmp_path: Path) -> None:
     store = make_run(tmp_path / "run", n=12, extra_verifiers=False)
-    result = analyze_run(store.root)
-    assert result.fit is not None and result.fit["backtest"] is None
+    result = analyze(store.root)
+    assert result.fit is not None and result.fit.backtest is None
     assert any("backtest" in note for note in result.notes)
 
 
@@ -99,7 +98,7 @@ def test_no_verdicts_is_a_usage_error(tmp_path: Path) -> None:
     store = make_run(tmp_path / "run", extra_verifiers=False)
     (store.root / "verdicts" / "exact.jsonl").unlink()
     with pytest.raises(UsageError, match="no verdicts"):
-        analyze_run(store.root)
+        analyze(store.root)
     (store.root / "verdicts" / "exact.jsonl").write_text("")
     with pytest.raises(UsageError, match="empty"):
-        analyze_run(store.root)
+        analyze(store.root)

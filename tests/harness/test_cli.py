@@ -39,7 +39,8 @@ def test_help_is_fast_and_imports_nothing_heavy() -> None:
         [
             sys.executable,
             "-c",
-            "import sys, harness.cli, tasks.base, verifiers.base, harness.backends.base;"
+            "import sys, harness.cli, harness.core.task, harness.core.verifier,"
+            " harness.core.backend;"
             "print(sorted(m for m in ('vllm','torch','datasets','ray','transformers') "
             "if m in sys.modules))",
         ],

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.backends.base import BackendConfig, GenRequest
+from harness.analyze import analyze
 from harness.backends.scripted import ScriptedBackend
-from harness.config import RunConfig
-from harness.errors import UsageError
+from harness.core.backend import BackendConfig, GenRequest
+from harness.core.config import RunConfig
+from harness.core.errors import UsageError
+from harness.core.records import SamplingConfig
 from harness.generate import generate
-from harness.pipeline import analyze, verify
-from harness.records import SamplingConfig
+from harness.verify import verify
 
 
 def cfg(tmp_path: Path, **kw: object) -> RunConfig:
@@ -210,8 +211,8 @@ def test_gen_result_order_follows_request(tmp_path: Path) -> None:
 
 
 def test_requests_cover_consecutive_indices_only() -> None:
+    from harness.core.records import Problem
     from harness.generate import plan_requests
-    from harness.records import Problem
 
     p = Problem("p", "Q")
     reqs = plan_requests([p], {"p": {0, 1, 5, 9}}, n=12, chunk=3)
@@ -229,7 +230,10 @@ def test_per_sample_seeds_are_recorded(tmp_path: Path) -> None:
             for r in super().generate(requests):
                 first = r.request.sample_indices[0]
                 seeds = [100 + first + k for k in range(r.request.n)]
-                yield dc_replace(r, seed=100 + first, extra={"sample_seeds": seeds})
+                completions = [
+                    dc_replace(c, seed=s) for c, s in zip(r.completions, seeds, strict=True)
+                ]
+                yield dc_replace(r, seed=100 + first, completions=completions)
 
     generate(c, backend=PerSample(BackendConfig(c.model, c.sampling)))
     rows = [json.loads(x) for x in (c.out / "samples.jsonl").read_text().splitlines()]

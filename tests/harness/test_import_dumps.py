@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from harness.errors import UsageError
-from harness.import_dumps import detect_format, import_dump
-from harness.store import RunStore
+from harness.core.errors import UsageError
+from harness.core.store import RunStore
+from harness.ingest.dumps import detect_format, import_dump
 
 ROOT = Path(__file__).resolve().parents[2]
 

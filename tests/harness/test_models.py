@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import model_convert, models
-from harness.errors import UsageError
+from harness import models
+from harness.core.errors import UsageError
 from harness.models import (
     DEFAULT_MODEL,
     KNOWN_MODELS,
@@ -24,6 +24,7 @@ from harness.models import (
     resolve_model,
     safetensors_param_count,
 )
+from harness.models import convert as model_convert
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -147,7 +148,7 @@ def test_list_models_rows() -> None:
 
 def test_model_modules_import_no_heavy_packages() -> None:
     code = (
-        "import sys, harness.models, harness.model_convert, harness.backends.base;"
+        "import sys, harness.models, harness.models.convert, harness.core.backend;"
         "heavy = {'vllm', 'torch', 'transformers'} & set(sys.modules); print(sorted(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)

@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
-from harness.config import RunConfig
-from harness.errors import UsageError
+from harness.analyze import analyze
+from harness.core.config import RunConfig
+from harness.core.errors import UsageError
+from harness.core.records import SamplingConfig
 from harness.generate import generate
-from harness.pipeline import analyze, verify
-from harness.records import SamplingConfig
+from harness.verify import verify
 
 
 class Handler(BaseHTTPRequestHandler):

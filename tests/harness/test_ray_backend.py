@@ -22,16 +22,16 @@ from typing import Any
 
 import pytest
 
-from harness.backends.base import BACKENDS, BackendConfig, Completion, GenRequest, GenResult
-from harness.backends.ray_cluster import (
+from harness.backends.ray import (
     RayBackend,
     replica_options,
     replicas_for,
     split_options,
 )
-from harness.backends.vllm_offline import request_seed
-from harness.errors import UsageError
-from harness.records import Problem, SamplingConfig
+from harness.backends.vllm import request_seed
+from harness.core.backend import BACKENDS, BackendConfig, Completion, GenRequest, GenResult
+from harness.core.errors import UsageError
+from harness.core.records import Problem, SamplingConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_registered_and_importing_it_loads_neither_ray_nor_vllm() -> None:
     assert "ray" in BACKENDS
     code = (
-        "import sys; from harness.backends.base import BACKENDS; BACKENDS.get('ray'); "
+        "import sys; from harness.core.backend import BACKENDS; BACKENDS.get('ray'); "
         "print(sorted(m for m in ('ray', 'vllm', 'torch') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
@@ -262,8 +262,14 @@ def test_replicas_share_the_work_and_a_killed_one_is_replaced(
         assert facts["replica.omp"] == "unset"  # as under the vllm backend, not Ray's 1
         reqs = [GenRequest(p, (c, c + 1)) for p in _problems(12) for c in (0, 2)]
         stream = backend.generate(reqs)
-        results = [next(stream)]  # streamed: the first result before the rest are done
-        pids = {r.completions[0].text.split("pid ")[1] for r in results}
+        results: list[GenResult] = []
+        pids: set[str] = set()
+        for r in stream:  # streamed: results arrive before the rest are done
+            results.append(r)
+            pids.add(r.completions[0].text.split("pid ")[1])
+            if len(pids) == 2:  # both replicas have answered: now one dies
+                break
+        assert len(results) < len(reqs)
         ray.kill(backend.actors[1])  # a replica dies with requests in flight
         results += list(stream)
         keys = [(r.request.problem.id, i) for r in results for i in r.request.sample_indices]

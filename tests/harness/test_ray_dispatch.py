@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from harness.backends.base import BackendConfig, Completion, GenRequest, GenResult
-from harness.backends.dispatch import ReplicaLost, dispatch
-from harness.backends.ray_replica import Done, EnginePump, ReplicaActor, RequestAborted
-from harness.errors import UsageError
-from harness.records import Problem, SamplingConfig
+from harness.backends._dispatch import ReplicaLost, dispatch
+from harness.backends._ray_replica import Done, EnginePump, ReplicaActor, RequestAborted
+from harness.core.backend import BackendConfig, Completion, GenRequest, GenResult
+from harness.core.errors import UsageError
+from harness.core.records import Problem, SamplingConfig
 
 
 def _req(pid: str, *indices: int) -> GenRequest:

@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from analysis_runs import make_run
 
-from harness.analyze import AnalysisSettings, analyze_run
-from harness.compare import compare
-from harness.errors import UsageError
+from harness.analyze import AnalysisSettings, analyze
+from harness.core.errors import UsageError
 from harness.report import report
+from harness.report.compare import compare
 
 FAST = AnalysisSettings(n_boot=200)
 
@@ -25,7 +25,7 @@ FAST = AnalysisSettings(n_boot=200)
 def analysed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("report") / "run"
     make_run(root)
-    analyze_run(root, settings=FAST)
+    analyze(root, settings=FAST)
     report(root)
     return root
 
@@ -66,7 +66,7 @@ def test_compare_runs_on_shared_axes(analysed: Path, tmp_path: Path) -> None:
     other = make_run(
         tmp_path / "big", model="qwen2.5-0.5b", seed=1, temperature=0.6, extra_verifiers=False
     )
-    analyze_run(other.root, settings=FAST)
+    analyze(other.root, settings=FAST)
     page = compare([analysed, other.root], tmp_path / "cmp")
     html = page.read_text()
     assert "smollm2-135m T=0.8" in html and "qwen2.5-0.5b T=0.6" in html
@@ -115,7 +115,7 @@ def test_report_renders_in_headless_chromium(analysed: Path, tmp_path: Path) -> 
         timeout=120,
     )
     assert shot.exists(), proc.stderr[-2000:]
-    # Console messages (a failed image load included, see html_page.figure) are logged
+    # Console messages (a failed image load included, see harness.report.page.figure) are logged
     # as CONSOLE lines; the page must produce none.
     console = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
     assert console == []
@@ -188,7 +188,7 @@ def test_compare_command_line(analysed: Path, tmp_path: Path) -> None:
 def test_report_says_how_the_verdicts_ended_beyond_pass_and_fail(tmp_path: Path) -> None:
     root = tmp_path / "run"
     make_run(root, problems=4, n=8, extra_verifiers=False)
-    analyze_run(root, settings=FAST)
+    analyze(root, settings=FAST)
     report(root)
     assert "verdicts passed" not in (root / "report.html").read_text()  # pass/fail only
     path = root / "verdicts" / "exact.jsonl"
@@ -196,7 +196,7 @@ def test_report_says_how_the_verdicts_ended_beyond_pass_and_fail(tmp_path: Path)
     for i, row in enumerate(r for r in rows if not r["correct"]):
         row["status"] = ["timeout", "error", "failed"][i % 3]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    analyze_run(root, settings=FAST)
+    analyze(root, settings=FAST)
     page = report(root).read_text()
     passed = sum(r["correct"] for r in rows) / len(rows)
     timeouts = sum(r["status"] == "timeout" for r in rows)

@@ -8,9 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import UsageError
-from harness.records import RunManifest, Sample, SamplingConfig, Verdict
-from harness.store import JsonlAppender, RunStore, TornLineWarning, iter_jsonl, read_jsonl_table
+from harness.core.errors import UsageError
+from harness.core.manifest import RunManifest
+from harness.core.records import Sample, SamplingConfig, Verdict
+from harness.core.store import (
+    JsonlAppender,
+    RunStore,
+    TornLineWarning,
+    iter_jsonl,
+    read_jsonl_table,
+)
 
 
 def _samples(pid: str, n: int) -> list[Sample]:

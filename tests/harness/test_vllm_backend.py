@@ -13,10 +13,10 @@ from dataclasses import replace
 
 import pytest
 
-from harness.backends.base import BACKENDS, BackendConfig, GenRequest
-from harness.backends.vllm_offline import parse_options, request_seed
-from harness.errors import UsageError
-from harness.records import Problem, SamplingConfig
+from harness.backends.vllm import parse_options, request_seed
+from harness.core.backend import BACKENDS, BackendConfig, GenRequest
+from harness.core.errors import UsageError
+from harness.core.records import Problem, SamplingConfig
 from tasks.arith import ArithTask
 
 # -- fast ----------------------------------------------------------------------------------
@@ -68,7 +68,7 @@ MAX_TOKENS = 24
 @pytest.fixture(scope="module")
 def backend() -> Iterator[object]:
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-    from harness.backends.vllm_offline import VLLMBackend
+    from harness.backends.vllm import VLLMBackend
 
     cfg = BackendConfig(
         model="smollm2-135m",
@@ -107,7 +107,7 @@ def test_generates_n_samples_per_request(backend, problems) -> None:
             assert 1 <= c.completion_tokens <= MAX_TOKENS
             assert c.finish_reason == "stop" or c.completion_tokens == MAX_TOKENS
         assert r.seed == request_seed(1, r.request.problem.id, r.request.sample_indices[0])
-        assert r.extra["sample_seeds"] == [r.seed + k for k in range(r.request.n)]
+        assert r.sample_seeds() == [r.seed + k for k in range(r.request.n)]
     d = backend.describe()
     assert d["device"] == "cpu" and d["dtype"] == "float32" and d["enforce_eager"] is True
     assert d["vllm"] and d["max_model_len"] >= 2048 and d["model_path"].endswith("Q4_1")
@@ -197,7 +197,7 @@ def test_prompt_longer_than_the_model_is_a_usage_error(backend) -> None:
 
 @pytest.mark.slow
 def test_unloadable_model_is_a_usage_error(tmp_path) -> None:
-    from harness.backends.vllm_offline import VLLMBackend
+    from harness.backends.vllm import VLLMBackend
 
     bad = tmp_path / "broken"
     bad.mkdir()

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from harness.errors import UsageError
+from harness.core.errors import UsageError
+from harness.core.task import get_task
 from tasks.arith import ArithTask
-from tasks.base import get_task
 
 
 def recompute(question: str) -> int:

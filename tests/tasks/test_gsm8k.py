@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import UsageError
-from tasks.base import get_task
+from harness.core.errors import UsageError
+from harness.core.task import get_task
 from tasks.gsm8k import reference_answer
 
 ROWS = [

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from harness.errors import UsageError
-from tasks.base import get_task
+from harness.core.errors import UsageError
+from harness.core.task import get_task
 
 ROWS: list[dict[str, Any]] = [
     {"q": "What is 6 times 7?", "sol": "6*7 = 42\n#### 42", "key": "a", "topic": "mult"},

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import UsageError
-from tasks.base import get_task
+from harness.core.errors import UsageError
+from harness.core.task import get_task
 
 ROWS = [
     {

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from harness.errors import UsageError
-from harness.importer import import_samples
-from harness.records import Sample
-from tasks.base import get_task
+from harness.core.errors import UsageError
+from harness.core.records import Sample
+from harness.core.task import get_task
+from harness.ingest.samples import import_samples
 from tasks.mbpp import entry_point
 from verifiers.sandbox import SandboxUnavailable, probe
 from verifiers.unit_tests import UnitTestVerifier
@@ -112,9 +112,9 @@ def test_problems_from_a_local_file(data_file: Path) -> None:
     assert first.reference and "\r" not in first.reference
     tests = [p.tests for p in problems]
     assert all(t is not None for t in tests)
-    assert [t["complete"] for t in tests if t] == [True, True, False, True]
-    assert tests[1] and tests[1]["setup"] == "import math"
-    assert [c["compare"] for c in tests[1]["cases"]] == ["expr", "expr"]  # type: ignore[index]
+    assert [t.complete for t in tests if t] == [True, True, False, True]
+    assert tests[1] and tests[1].setup == "import math"
+    assert [c["compare"] for c in tests[1].cases] == ["expr", "expr"]
     no_shots = get_task("mbpp", data_file=data_file, options={"shots": "0"}).load()
     assert no_shots[0].prompt.startswith("You are an expert Python programmer")
     with pytest.raises(UsageError, match="shots must be 0-3"):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from harness.records import Problem
-from verifiers.code_cases import code_tests, parse_check_function
+from harness.core.codetests import parse_check_function
+from harness.core.records import CodeTests, Problem
 
 
 def make_code_problem(pid: str, test_code: str, entry: str = "f", prompt_code: str = "") -> Problem:
@@ -12,5 +12,7 @@ def make_code_problem(pid: str, test_code: str, entry: str = "f", prompt_code: s
     return Problem(
         id=pid,
         prompt=prompt_code,
-        tests=code_tests("humaneval", entry, test_code, cases, complete, prompt_code=prompt_code),
+        tests=CodeTests(
+            "humaneval", entry, test_code, tuple(cases), complete, prompt_code=prompt_code
+        ),
     )

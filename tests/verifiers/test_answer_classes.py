@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-import verifiers.answer_classes as classes
-from verifiers.answer_classes import AnswerJudge, judge_answers
+import verifiers._answer_classes as classes
+from verifiers._answer_classes import AnswerJudge, judge_answers
 
 
 def test_classes_are_equivalence_classes_in_order_of_first_appearance() -> None:

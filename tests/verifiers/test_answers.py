@@ -6,7 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from verifiers.answers import extract_answer, is_equivalent, is_risky, normalize_answer
+from harness.core.answers import extract_answer, normalize_answer
+from verifiers._equivalence import is_equivalent, is_risky
 
 
 @pytest.mark.parametrize(

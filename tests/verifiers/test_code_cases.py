@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from verifiers.code_cases import (
+from harness.core.codetests import (
     judge_case,
     parse_assert,
     parse_assert_sources,
     parse_check_function,
 )
-from verifiers.sandbox.codec import Handle, Unsupported, decode
+from harness.core.values import Handle, Unsupported, decode
 
 
 def _case(src: str, callee: str = "candidate") -> dict[str, Any] | None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from verifiers.sandbox.codec import CodecError, Handle, Unsupported, decode, encode, read_frame
+from harness.core.values import CodecError, Handle, Unsupported, decode, encode, read_frame
 from verifiers.sandbox.worker import _frame
 
 

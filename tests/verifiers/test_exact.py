@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.records import Problem, Sample
+from harness.core.records import Problem, Sample
 from verifiers.exact import ExactNumberVerifier, extract_final_number
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from verifiers import majority
-from verifiers.majority import majority_at_k, majority_curve, majority_vote, majority_votes
+from analysis import majority
+from analysis.majority import majority_at_k, majority_curve, majority_vote, majority_votes
 
 
 def _brute_force(ids: list[int | None], ok: list[bool], k: int) -> float:

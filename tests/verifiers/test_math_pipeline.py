@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness import pipeline
-from harness.importer import import_samples
-from harness.store import RunStore
-from verifiers.majority import majority_at_k
+from analysis.majority import majority_at_k
+from harness.analyze import analyze
+from harness.core.store import RunStore
+from harness.ingest.samples import import_samples
+from harness.verify import verify
 
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = [
@@ -41,14 +42,14 @@ def test_import_verify_analyze_gsm8k(tmp_path: Path) -> None:
     data, samples = _files(tmp_path)
     run = tmp_path / "run"
     import_samples(samples, "gsm8k", run, data, {"fewshot": "builtin"})
-    result = pipeline.verify(run)
+    result = verify(run)
     assert result.verifier == "math" and result.new_verdicts == 12
     verdicts = {(v.problem_id, v.sample_index): v for v in RunStore(run).iter_verdicts("math")}
     assert [verdicts["0", i].correct for i in range(6)] == [True, True, False, True, False, False]
     assert [verdicts["0", i].class_id for i in range(6)] == [0, 0, 1, 0, 1, None]
     assert [verdicts["1", i].class_id for i in range(6)] == [0, 1, 1, 0, 2, 0]
 
-    pipeline.analyze(run)
+    analyze(run)
     majority = pd.read_csv(run / "analysis" / "majority.csv")
     assert list(majority.columns) == ["k", "majority"] and list(majority["k"]) == list(range(1, 7))
     expected = (

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import UsageError
-from harness.records import Problem, Sample
+from harness.core.answers import _BOXED, _match_braces
+from harness.core.errors import UsageError
+from harness.core.records import Problem, Sample
+from harness.core.verifier import VERIFIERS
 from tasks.gsm8k import reference_answer
-from verifiers.answers import _BOXED, _match_braces
-from verifiers.base import VERIFIERS
 from verifiers.math import MathVerifier
 
 FIXTURES = Path(__file__).parent / "fixtures"

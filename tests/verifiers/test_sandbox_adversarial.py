@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.records import Problem, Sample, Verdict
-from harness.store import JsonlAppender
+from harness.core.records import Problem, Sample, Verdict
+from harness.core.store import JsonlAppender
 from tests.verifiers.code_problems import make_code_problem
 from verifiers.sandbox.bwrap import privileged
 from verifiers.unit_tests import UnitTestVerifier
@@ -268,7 +268,7 @@ def test_attack_is_contained(attack: str, problem: Problem, env: dict[str, objec
     verifier = env["verifier"]
     appender = env["appender"]
     assert isinstance(verifier, UnitTestVerifier) and isinstance(appender, JsonlAppender)
-    benign = make_code_problem("benign", CASES.tests["test_code"])  # type: ignore[index]
+    benign = make_code_problem("benign", CASES.tests.test_code)  # type: ignore[union-attr]
     items = [
         (problem, [Sample(problem.id, 0, _fill(ATTACKS[attack], env))]),
         (benign, [Sample("benign", i, GOOD) for i in range(6)]),

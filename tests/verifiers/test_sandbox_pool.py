@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from harness.records import Sample
+from harness.core.records import Sample
+from harness.core.values import encode
 from tests.verifiers.code_problems import make_code_problem
 from verifiers.sandbox import SandboxPool, SandboxSettings
-from verifiers.sandbox.codec import encode
 from verifiers.unit_tests import UnitTestVerifier
 
 SETTINGS = SandboxSettings(mode="none")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.records import Sample
+from harness.core.records import Sample
 from tests.verifiers.code_problems import make_code_problem
 from verifiers.sandbox.sysutil import rmtree
 from verifiers.unit_tests import UnitTestVerifier

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from harness.errors import UsageError
-from harness.records import Problem, Sample
+from harness.core.errors import UsageError
+from harness.core.records import Problem, Sample
+from harness.core.values import encode
 from tests.verifiers.code_problems import make_code_problem
-from verifiers.sandbox.codec import encode
+from verifiers._unit_outcomes import build_program, defines, extract_code, judge, prepare
 from verifiers.sandbox.worker import _frame
-from verifiers.unit_outcomes import build_program, defines, extract_code, judge, prepare
 
 PROMPT = 'def f(x):\n    """Add one."""\n'
 TESTS = "def check(candidate):\n    assert candidate(1) == 2\n    assert candidate(5) == 6\n"
@@ -152,5 +152,5 @@ def test_forged_and_opaque_records_do_not_pass(problem: Problem) -> None:
 def test_expected_values_round_trip_through_problem_json(problem: Problem) -> None:
     again = Problem.from_dict(json.loads(json.dumps(problem.to_dict())))
     assert again.tests == problem.tests
-    case = again.tests["cases"][0]  # type: ignore[index]
+    case = again.tests.cases[0]  # type: ignore[union-attr]
     assert case["expected"] == encode(2)

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import UsageError
-from harness.records import Sample
+from harness.core.errors import UsageError
+from harness.core.records import Sample
+from harness.core.verifier import VERIFIERS
 from tests.verifiers.code_problems import make_code_problem
 from verifiers import unit_tests
-from verifiers.base import VERIFIERS
 from verifiers.sandbox import bwrap
 from verifiers.unit_tests import UnitTestVerifier
 

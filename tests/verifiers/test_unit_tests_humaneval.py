@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.records import Problem, Sample, Verdict
+from harness.core.records import Problem, Sample, Verdict
 from tasks.humaneval import HumanEvalTask
 from verifiers.unit_tests import UnitTestVerifier
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from harness.core import values
+
 SandboxMode = Literal["bwrap", "none"]
 SANDBOX_MODES: tuple[str, ...] = ("bwrap", "none")
 _TRUSTED = "or pass --sandbox none (verifier option sandbox=none) for trusted code only"
@@ -46,11 +48,13 @@ WARM_MODULES = (
     "math", "re", "string", "itertools", "functools", "collections", "heapq", "bisect",
     "operator", "copy", "hashlib", "json", "typing",
 )  # fmt: skip
+_HERE = Path(__file__).parent
+# The value codec is the harness's own (stdlib-only) module, shipped in under this name.
 _MODULES = (
-    ("sandbox_codec", "codec.py"),
-    ("sandbox_programs", "programs.py"),
-    ("sandbox_sysutil", "sysutil.py"),
-    ("sandbox_zygote", "zygote.py"),
+    ("sandbox_codec", Path(values.__file__)),
+    ("sandbox_programs", _HERE / "programs.py"),
+    ("sandbox_sysutil", _HERE / "sysutil.py"),
+    ("sandbox_zygote", _HERE / "zygote.py"),
 )
 
 # Runs as `python -I -S -c BOOTSTRAP job_fd result_fd tests_fd`: reads one frame with
@@ -122,8 +126,7 @@ def python_executable() -> str:
 
 def module_sources() -> list[tuple[str, str]]:
     """(module name, source) of the code the worker runs, in import order."""
-    here = Path(__file__).parent
-    return [(name, (here / file).read_text()) for name, file in _MODULES]
+    return [(name, path.read_text()) for name, path in _MODULES]
 
 
 def module_code() -> bytes:

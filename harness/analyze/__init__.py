@@ -1,0 +1,158 @@
+"""``harness analyze``: every table and fit the report shows, written under ``analysis/``.
+
+Files (all CSV unless noted):
+
+    coverage.csv        k, coverage for every k <= N (N: fewest samples of any problem)
+    per_problem.csv     problem_id, n, c, rate, lo, hi (Jeffreys interval), metadata
+    coverage_ci.csv     k, coverage, lo, hi, std: percentile bootstrap over problems
+    fit.json            power law a, b (+ CI, residuals), Beta model, backtest, bootstrap
+    extrapolation.csv   k beyond N: power_law, lo, hi, beta
+    groups.csv          coverage per problem subgroup (metadata such as level, subject)
+    majority.csv        k, majority for every k <= N (+ majority_votes.csv per problem)
+    selection.csv       k, coverage, majority, best_of_k:<scorer>
+    compute.csv/.json   tokens, FLOPs, dollars per k (when the model's size is known)
+    early_stopping.csv  samples saved by stopping at the first accepted sample
+    verifier_errors.csv confusion of every other verifier against this one (+ curves)
+    summary.json        what was analysed, with which settings and versions
+
+Verdicts are read as columns (``harness.core.columns``), never as one object per verdict.
+The run store is opened once and handed to every part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.allocation import early_stopping_table
+from analysis.passk import bootstrap_coverage, coverage_curve, log_spaced_ks, per_problem_rates
+from harness.analyze.fit import fit_section
+from harness.analyze.sections import (
+    compute_section,
+    groups_section,
+    majority_section,
+    selection_section,
+)
+from harness.analyze.settings import AnalysisSettings, AnalyzeResult
+from harness.core.columns import VerdictColumns, read_verdict_columns
+from harness.core.errors import UsageError
+from harness.core.store import RunStore, write_json
+from harness.core.versions import package_versions
+
+FULL_CI_MAX_K = 20_000  # bootstrap every k up to this N, a log grid beyond
+
+
+def pick_verifier(store: RunStore, verifier: str | None) -> str:
+    """The verifier to analyse: the one asked for, the only one present, or the run's.
+
+    Raises:
+        UsageError: that verifier has judged nothing here.
+    """
+    present = store.verifiers()
+    if verifier is None:
+        if len(present) == 1:
+            verifier = present[0]
+        else:
+            manifest = store.read_manifest()
+            if not manifest.verifier:
+                raise UsageError(
+                    f"{store.root} has verdicts from {', '.join(present) or 'no verifier'}; "
+                    "name one with --verifier"
+                )
+            verifier = manifest.verifier
+    if verifier not in present:
+        raise UsageError(
+            f"{store.root} has no verdicts from {verifier!r}; run harness verify first"
+        )
+    return verifier
+
+
+def load_truth(store: RunStore, verifier: str) -> VerdictColumns:
+    """The verdicts of ``verifier`` as columns; a UsageError when there are none."""
+    cols = read_verdict_columns(store.verdicts_path(verifier))
+    if not len(cols):
+        raise UsageError(f"{store.root}: verdicts/{verifier}.jsonl is empty; run harness verify")
+    return cols
+
+
+def analyze(
+    run: RunStore | Path | str,
+    verifier: str | None = None,
+    settings: AnalysisSettings | None = None,
+) -> AnalyzeResult:
+    """Write every analysis file of a run directory; see the module docstring.
+
+    Args:
+        run: The run directory (or its open store).
+        verifier: Whose verdicts define correctness (default: the only one present, else
+            the run's verifier).
+        settings: Bootstrap and fit settings.
+
+    Raises:
+        UsageError: not a run directory, or no verdicts to analyse.
+    """
+    s = settings or AnalysisSettings()
+    store = run if isinstance(run, RunStore) else RunStore(run)
+    manifest = store.read_manifest()
+    name = pick_verifier(store, verifier)
+    truth = load_truth(store, name)
+    n, c = truth.counts()
+    k_max = int(n.min())
+    ks = np.arange(1, k_max + 1)
+    curve = coverage_curve(n, c, ks)
+    coverage = pd.DataFrame({"k": ks, "coverage": curve})
+    store.analysis_dir.mkdir(parents=True, exist_ok=True)
+    out = AnalyzeResult(name, coverage, statuses=truth.status_counts())
+    # Written first: the selection table reuses majority.csv when it exists.
+    majority_section(store, truth, out)
+    out.files.append(store.analysis_dir / "coverage.csv")
+    coverage.to_csv(out.files[-1], index=False)
+
+    ci_ks = ks if k_max <= FULL_CI_MAX_K else log_spaced_ks(k_max, 400)
+    ci = bootstrap_coverage(n, c, ci_ks, n_boot=s.n_boot, seed=s.seed, level=s.level)
+    out.files.append(store.analysis_dir / "coverage_ci.csv")
+    ci.frame().to_csv(out.files[-1], index=False)
+
+    grid = log_spaced_ks(k_max, s.fit_points)
+    per_problem = per_problem_rates(n, c, s.level)
+    per_problem.insert(0, "problem_id", truth.problem_ids)
+    for status, counts in truth.status_by_problem().items():
+        per_problem[f"status_{status}"] = counts
+    groups_section(store, truth, n, c, grid, per_problem, out)
+    out.files.append(store.analysis_dir / "per_problem.csv")
+    per_problem.to_csv(out.files[-1], index=False)
+    fit_section(store, truth, n, c, k_max, s, out)
+    selection_section(store, name, truth, grid, s, out)
+    compute_section(store, manifest, truth, coverage, s, out)
+    out.files.append(store.analysis_dir / "early_stopping.csv")
+    early_stopping_table(grid, curve, int(n.size)).to_csv(out.files[-1], index=False)
+    summary = {
+        "run": str(store.root),
+        "task": manifest.task,
+        "model": manifest.model,
+        "seed": manifest.sampling.seed,
+        "verifier": name,
+        "verifiers": store.verifiers(),
+        "problems": int(n.size),
+        "samples": len(truth),
+        "statuses": out.statuses,
+        "N": k_max,
+        "settings": s.__dict__,
+        "notes": out.notes,
+        "versions": package_versions(),
+        "files": sorted({f.name for f in out.files}),
+    }
+    out.files.append(write_json(store.analysis_dir / "summary.json", summary))
+    return out
+
+
+def summary_rows(coverage: pd.DataFrame, max_rows: int = 12) -> Iterator[tuple[int, float]]:
+    """Coverage at k = 1, 2, 4, ... and the largest k, for printing."""
+    ks: Sequence[int] = coverage["k"].tolist()
+    shown = sorted({k for k in ks if k & (k - 1) == 0} | {ks[-1]})[:max_rows]
+    lookup = dict(zip(coverage["k"], coverage["coverage"], strict=True))
+    for k in shown:
+        yield int(k), float(lookup[k])

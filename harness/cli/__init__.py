@@ -1,0 +1,142 @@
+"""The ``harness`` command line: parses flags into typed configs and calls one function each.
+
+Errors a user can cause are printed as one line and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from harness.cli.flags import (
+    AnalyzeFlags,
+    CompareFlags,
+    ImportFlags,
+    RunDirArg,
+    RunFlags,
+    TaskData,
+    VerifyFlags,
+    command,
+)
+from harness.core.errors import UsageError
+
+app = typer.Typer(
+    name="harness",
+    help="Inference-time scaling evaluation: sample many times, verify, measure coverage.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@command(app, RunFlags, TaskData, VerifyFlags)
+def run(flags: RunFlags, data: TaskData, verify: VerifyFlags) -> None:
+    """Generate, verify, analyze and report one task in one go (resumable)."""
+    from harness.commands import run_all
+
+    run_all(flags.config(data, verify))
+
+
+@command(app, RunFlags, TaskData)
+def generate(flags: RunFlags, data: TaskData) -> None:
+    """Generate the missing samples of a run (re-run to resume or top up)."""
+    from harness.commands import run_generate
+
+    run_generate(flags.config(data))
+
+
+@command(app, ImportFlags, TaskData, name="import")
+def import_(flags: ImportFlags, data: TaskData) -> None:
+    """Bring samples made elsewhere into a run directory."""
+    from harness.commands import run_import
+
+    run_import(
+        flags.samples_file,
+        flags.task,
+        flags.out,
+        data.data_file,
+        data.task_options(),
+        flags.model,
+        flags.fmt,
+    )
+
+
+@command(app, RunDirArg, VerifyFlags)
+def verify(arg: RunDirArg, flags: VerifyFlags) -> None:
+    """Judge every sample not yet judged; writes verdicts/<verifier>.jsonl."""
+    from harness.commands import run_verify
+
+    run_verify(arg.run_dir, flags.verifier, flags.options())
+
+
+@command(app, RunDirArg, AnalyzeFlags)
+def analyze(arg: RunDirArg, flags: AnalyzeFlags) -> None:
+    """Coverage (pass@k for every k), CIs, fits, selection, compute; writes analysis/."""
+    from harness.commands import run_analyze
+
+    run_analyze(arg.run_dir, flags.verifier, flags.bootstrap, flags.bootstrap_seed)
+
+
+@command(app, RunDirArg)
+def report(arg: RunDirArg) -> None:
+    """Write report.html and plots/ for a run directory."""
+    from harness.commands import run_report
+
+    run_report(arg.run_dir)
+
+
+@command(app, CompareFlags)
+def compare(flags: CompareFlags) -> None:
+    """One HTML page comparing runs: coverage vs k, FLOPs and dollars; fits; allocation."""
+    from harness.commands import run_compare
+
+    run_compare(flags.run_dirs, flags.out)
+
+
+@app.command()
+def tasks() -> None:
+    """List the tasks (built in and from installed plugins) with their options."""
+    from harness.commands import list_plugins
+
+    list_plugins("task")
+
+
+@app.command()
+def verifiers() -> None:
+    """List the verifiers (built in and from installed plugins) with their options."""
+    from harness.commands import list_plugins
+
+    list_plugins("verifier")
+
+
+@app.command()
+def backends() -> None:
+    """List the generation backends with their --backend-opt options."""
+    from harness.commands import list_plugins
+
+    list_plugins("backend")
+
+
+@app.command()
+def models() -> None:
+    """List the known model aliases (any HF id or local path works too)."""
+    from harness.commands import list_models
+
+    list_models()
+
+
+def main() -> None:
+    """Console entry point: one line and exit code 2 for errors a user can cause."""
+    try:
+        app()
+    except UsageError as e:
+        print(f"harness: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("harness: interrupted; re-run the same command to resume", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""The Verifier plugin: the samples of one problem turned into ``Verdict`` records.
+
+Verifiers that gain from seeing many problems at once (a sandbox pool, a reward model
+batch) override ``verify_many``; the verify stage always calls ``verify_many``. A verifier
+declares its options as a dataclass (``Options``, see ``harness.core.options``). It is one
+module of the ``verifiers`` package named after it (``verifiers/math.py`` is ``math``), or
+a plugin of an installed package (entry-point group ``scaling_harness.verifiers``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar
+
+from harness.core.options import NoOptions, as_dict, build
+from harness.core.records import Problem, Sample, Verdict
+from harness.core.registry import Registry
+
+
+class Verifier(ABC):
+    """Base class of verifiers.
+
+    Subclasses set ``name``, ``description`` and ``Options`` and implement ``verify``.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    Options: ClassVar[type] = NoOptions
+    # True: ``verify`` gets all samples of a problem in sample order (verdicts already on
+    # disk are discarded by the caller), so per-problem answer-class numbering stays the
+    # same across calls. False: only the samples not judged yet.
+    needs_context: ClassVar[bool] = False
+
+    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
+        self.options: Any = build(self.Options, options, f"verifier {self.name!r}")
+
+    @abstractmethod
+    def verify(self, problem: Problem, samples: Sequence[Sample]) -> list[Verdict]:
+        """One verdict per sample, in the order of ``samples``."""
+
+    def verify_many(
+        self, items: Iterable[tuple[Problem, Sequence[Sample]]]
+    ) -> Iterator[list[Verdict]]:
+        """Verdicts for each (problem, samples) item; may run items concurrently."""
+        for problem, samples in items:
+            yield self.verify(problem, samples)
+
+    def check(self) -> None:  # noqa: B027 - optional hook, most verifiers need nothing
+        """Fail now, in one line, when the verifier cannot run here (before any work)."""
+
+    def describe(self) -> dict[str, Any]:
+        """Facts about the verifier worth recording next to its verdicts."""
+        return {"verifier": self.name, "options": as_dict(self.options)}
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most verifiers hold nothing
+        """Release workers or models."""
+
+
+VERIFIERS: Registry[Verifier] = Registry("verifier", "verifiers")
+
+
+def assign_class_ids(answers: Sequence[str | None]) -> list[int | None]:
+    """Per-problem ids of distinct answers, numbered in order of first appearance."""
+    ids: dict[str, int] = {}
+    out: list[int | None] = []
+    for a in answers:
+        out.append(None if a is None else ids.setdefault(a, len(ids)))
+    return out

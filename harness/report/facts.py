@@ -1,0 +1,104 @@
+"""The report's words: the key-number cards, the page title and the run's facts.
+
+Kept apart from ``harness.report``, which draws the figures and lays out the sections.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+from harness.core.fits import FitSummary
+from harness.core.manifest import RunManifest
+from harness.report import page as h
+
+
+def _status_item(statuses: dict[str, int]) -> list[tuple[str, str, str]]:
+    # The share of verdicts that passed and how the rest ended, where more than pass/fail.
+    total = sum(statuses.values())
+    if not total or set(statuses) <= {"passed", "failed"}:
+        return []
+    rest = ", ".join(f"{k} {v:,}" for k, v in statuses.items() if k != "passed")
+    return [("verdicts passed", f"{statuses.get('passed', 0) / total:.1%}", rest)]
+
+
+def key_numbers(summary: dict[str, Any], ci: pd.DataFrame, fit: FitSummary | None) -> str:
+    """The cards at the top of the page: size, coverage, fit, how the verdicts ended."""
+    first, last = ci.iloc[0], ci.iloc[-1]
+    items = [
+        ("problems", f"{summary['problems']:,}", f"{summary['samples']:,} samples judged"),
+        ("samples per problem", f"{summary['N']:,}", f"verifier {summary['verifier']}"),
+        *_status_item(summary.get("statuses") or {}),
+        ("coverage @1", f"{first['coverage']:.3f}", f"CI {first['lo']:.3f}–{first['hi']:.3f}"),
+        (
+            f"coverage @{int(last['k'])}",
+            f"{last['coverage']:.3f}",
+            f"CI {last['lo']:.3f}–{last['hi']:.3f}",
+        ),
+    ]
+    if fit is not None:
+        items.append(
+            (
+                "power law a, b",
+                f"{fit.a:.3f}, {fit.b:.3f}",
+                f"b CI {fit.b_ci[0]:.3f}–{fit.b_ci[1]:.3f}",
+            )
+        )
+        pred = fit.predictions[-1]
+        items.append(
+            (
+                f"predicted @{pred.k:,}",
+                f"{pred.power_law:.3f}",
+                f"Beta model {pred.beta:.3f}",
+            )
+        )
+        bt = fit.backtest
+        if bt:
+            items.append(
+                (
+                    "backtest error",
+                    f"{bt.power_law_error:+.4f}",
+                    f"fit on k≤{bt.head_samples}, predict k={bt.target_k}; "
+                    f"Beta {bt.beta_error:+.4f}",
+                )
+            )
+    return h.cards(items)
+
+
+def title_of(manifest: RunManifest) -> str:
+    """The page title: task, model and temperature (or that the samples were imported)."""
+    if manifest.source == "import":
+        return f"{manifest.task} · {manifest.model} (imported)"
+    return f"{manifest.task} · {manifest.model} · T={manifest.sampling.temperature}"
+
+
+def run_facts(manifest: RunManifest, summary: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The run's settings and versions, listed at the end of the page."""
+    s = manifest.sampling
+    settings = summary.get("settings", {})
+    return [
+        ("task", f"{manifest.task} {json.dumps(manifest.task_options)}"),
+        ("model", manifest.model),
+        ("backend", manifest.backend),
+        (
+            "sampling",
+            f"T={s.temperature}, top_p={s.top_p}, min_p={s.min_p}, "
+            f"max_tokens={s.max_tokens}, seed={s.seed}",
+        ),
+        ("samples per problem", manifest.n),
+        ("problems", manifest.num_problems),
+        ("dataset hash", manifest.dataset_hash),
+        ("verifiers", ", ".join(summary.get("verifiers", []))),
+        (
+            "bootstrap",
+            f"{settings.get('n_boot')} resamples, seed {settings.get('seed')}, "
+            f"level {settings.get('level')}",
+        ),
+        ("versions", ", ".join(f"{k} {v}" for k, v in manifest.versions.items())),
+        (
+            "analysis versions",
+            ", ".join(f"{k} {v}" for k, v in summary.get("versions", {}).items()),
+        ),
+    ]

@@ -1,0 +1,282 @@
+"""Paper-quality figures (matplotlib, Agg backend): one function per figure.
+
+Every figure takes a caption (model, task, seed, versions) printed under the axes, so a
+PNG copied out of a report still says where it came from. Each is saved as PNG (for the
+HTML page) and PDF (vector, for papers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+from cycler import cycler
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from harness.core.fits import FitSummary
+
+# Okabe-Ito: distinguishable by colour-blind readers and in greyscale print.
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+STYLE: Any = {  # typed Any: matplotlib stubs want literal rc keys
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.25,
+    "grid.linewidth": 0.6,
+    "axes.prop_cycle": cycler(color=PALETTE),
+    "lines.linewidth": 1.6,
+    "legend.frameon": False,
+    "savefig.bbox": "tight",
+    "figure.dpi": 100,
+}
+
+
+def _figure(
+    rows: int = 1, heights: Sequence[float] | None = None, size: tuple[float, float] = (6.4, 4.0)
+) -> tuple[Figure, Any]:
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(
+            rows,
+            1,
+            figsize=size,
+            sharex=rows > 1,
+            gridspec_kw={"height_ratios": list(heights)} if heights else None,
+        )
+    return fig, axes
+
+
+def _save(fig: Figure, path: Path, caption: str) -> Path:
+    with plt.rc_context(STYLE):
+        if caption:
+            fig.text(
+                0.01, -0.01, caption, ha="left", va="top", fontsize=6.5, color="#555555", wrap=True
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path.with_suffix(".png"), dpi=200)
+        fig.savefig(path.with_suffix(".pdf"))
+    plt.close(fig)
+    return path.with_suffix(".png")
+
+
+def _log_k_axis(ax: Any, k_max: float) -> None:
+    ax.set_xscale("log")
+    ax.set_xlim(0.9, k_max * 1.15)
+    ax.set_xlabel("samples per problem k")
+
+
+def coverage_figure(
+    path: Path,
+    ci: pd.DataFrame,
+    fit: FitSummary | None,
+    extrapolation: pd.DataFrame | None,
+    title: str,
+    caption: str,
+) -> Path:
+    """Coverage vs k with its bootstrap band, the power-law fit and its extrapolation.
+
+    Args:
+        path: Output path (``.png`` and ``.pdf`` are written).
+        ci: Columns k, coverage, lo, hi.
+        fit: The power law log c = a k^b (``fit.json``), or None.
+        extrapolation: Columns k, power_law, lo, hi, beta (k beyond the data), or None.
+        title: Axes title.
+        caption: Provenance line under the figure.
+    """
+    fig, (ax, res) = _figure(2, heights=(3.2, 1.0), size=(6.4, 4.8))
+    k = ci["k"].to_numpy(dtype=float)
+    k_max = float(extrapolation["k"].max()) if extrapolation is not None else float(k.max())
+    with plt.rc_context(STYLE):
+        ax.fill_between(
+            k, ci["lo"], ci["hi"], color=PALETTE[0], alpha=0.18, lw=0, label="95% bootstrap CI"
+        )
+        ax.plot(k, ci["coverage"], color=PALETTE[0], label="coverage (pass@k)")
+        if fit is not None:
+            a, b = fit.a, fit.b
+            grid = np.geomspace(1, k_max, 200)
+            ax.plot(
+                grid,
+                np.exp(a * grid**b),
+                color=PALETTE[1],
+                ls="--",
+                lw=1.2,
+                label=rf"fit $\log c = {a:.3f}\,k^{{{b:.3f}}}$",
+            )
+            res.axhline(0, color="#888888", lw=0.8)
+            model = np.exp(a * k**b)
+            res.plot(k, ci["coverage"] - model, color=PALETTE[1], lw=1.0)
+            res.set_ylabel("data − fit")
+        if extrapolation is not None and len(extrapolation):
+            ext = extrapolation
+            ax.fill_between(
+                ext["k"],
+                ext["lo"],
+                ext["hi"],
+                color=PALETTE[1],
+                alpha=0.12,
+                lw=0,
+                label="fit 95% CI (extrapolated)",
+            )
+            if "beta" in ext:
+                ax.plot(
+                    ext["k"],
+                    ext["beta"],
+                    color=PALETTE[2],
+                    ls=":",
+                    lw=1.4,
+                    label="Beta model (extrapolated)",
+                )
+            ax.axvline(k.max(), color="#888888", lw=0.8, ls="-.")
+            ax.annotate(
+                "N",
+                (k.max(), 0.02),
+                textcoords="offset points",
+                xytext=(3, 0),
+                fontsize=7,
+                color="#666666",
+            )
+        ax.set_ylim(0, 1.0)
+        ax.set_ylabel("coverage")
+        ax.set_title(title)
+        ax.legend(loc="upper left")
+        _log_k_axis(res if fit is not None else ax, k_max)
+        if fit is None:
+            res.set_visible(False)
+        fig.align_ylabels()
+    return _save(fig, path, caption)
+
+
+def curves_figure(
+    path: Path,
+    frame: pd.DataFrame,
+    columns: Mapping[str, str],
+    title: str,
+    caption: str,
+    x: str = "k",
+    xlabel: str | None = None,
+    ylabel: str = "accuracy",
+) -> Path:
+    """Several curves of one frame against ``x`` (log scale): selection@k, verifier errors.
+
+    Args:
+        columns: Column -> legend label, in drawing order.
+    """
+    fig, ax = _figure()
+    with plt.rc_context(STYLE):
+        for i, (col, label) in enumerate(columns.items()):
+            ls = "-" if i == 0 else ["--", "-.", ":", (0, (5, 1))][(i - 1) % 4]
+            ax.plot(
+                frame[x],
+                frame[col],
+                ls=ls,
+                marker="o" if len(frame) <= 30 else None,
+                ms=2.5,
+                label=label,
+            )
+        _log_k_axis(ax, float(frame[x].max()))
+        if xlabel:
+            ax.set_xlabel(xlabel)
+        ax.set_ylim(0, 1.0)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.legend(loc="upper left")
+    return _save(fig, path, caption)
+
+
+def runs_figure(
+    path: Path,
+    runs: Mapping[str, pd.DataFrame],
+    x: str,
+    xlabel: str,
+    title: str,
+    caption: str,
+) -> Path:
+    """Coverage of several runs against a shared axis (k, FLOPs or dollars), log x."""
+    fig, ax = _figure()
+    with plt.rc_context(STYLE):
+        for label, frame in runs.items():
+            ax.plot(frame[x], frame["coverage"], label=label)
+        ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylim(0, 1.0)
+        ax.set_ylabel("coverage")
+        ax.set_title(title)
+        ax.legend(loc="upper left")
+    return _save(fig, path, caption)
+
+
+def groups_figure(
+    path: Path, frame: pd.DataFrame, title: str, caption: str, max_groups: int = 8
+) -> Path:
+    """Coverage curves per problem subgroup (long frame: group, problems, k, coverage)."""
+    fig, ax = _figure()
+    with plt.rc_context(STYLE):
+        groups = list(dict.fromkeys(frame["group"]))[:max_groups]
+        for g in groups:
+            sub = frame[frame["group"] == g]
+            ax.plot(sub["k"], sub["coverage"], label=f"{g} ({int(sub['problems'].iloc[0])})")
+        _log_k_axis(ax, float(frame["k"].max()))
+        ax.set_ylim(0, 1.0)
+        ax.set_ylabel("coverage")
+        ax.set_title(title)
+        ax.legend(loc="upper left", ncol=2 if len(groups) > 4 else 1)
+    return _save(fig, path, caption)
+
+
+def rates_figure(
+    path: Path, rates: np.ndarray, beta: Mapping[str, float] | None, title: str, caption: str
+) -> Path:
+    """Histogram of per-problem success rates, with the fitted Beta density."""
+    fig, ax = _figure(size=(6.4, 3.4))
+    with plt.rc_context(STYLE):
+        bins = np.linspace(0, 1, 26)
+        ax.hist(rates, bins=bins, color=PALETTE[0], alpha=0.75, edgecolor="white", label="problems")
+        if beta is not None:
+            from scipy.stats import beta as beta_dist
+
+            grid = np.linspace(0.002, 0.998, 300)
+            dens = beta_dist.pdf(grid, beta["alpha"], beta["beta"]) * len(rates) * (bins[1])
+            ax.plot(
+                grid,
+                np.minimum(dens, len(rates)),
+                color=PALETTE[1],
+                label=f"Beta({beta['alpha']:.2f}, {beta['beta']:.2f})",
+            )
+        ax.set_xlabel("per-problem success rate c/n")
+        ax.set_ylabel("problems")
+        ax.set_title(title)
+        ax.legend(loc="upper right")
+    return _save(fig, path, caption)
+
+
+def savings_figure(path: Path, frame: pd.DataFrame, title: str, caption: str) -> Path:
+    """Samples drawn per problem: uniform k vs stop-at-first-accepted, at equal coverage."""
+    fig, ax = _figure(size=(6.4, 3.4))
+    problems = frame["uniform_samples"].iloc[0] / frame["k"].iloc[0]
+    with plt.rc_context(STYLE):
+        ax.plot(frame["k"], frame["uniform_samples"] / problems, label="uniform: k per problem")
+        ax.plot(
+            frame["k"],
+            frame["adaptive_samples"] / problems,
+            ls="--",
+            label="stop at first accepted sample",
+        )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("cap k (same coverage for both)")
+        ax.set_ylabel("samples drawn per problem")
+        ax.set_title(title)
+        ax.legend(loc="upper left")
+    return _save(fig, path, caption)

@@ -1,0 +1,134 @@
+"""``harness verify``: judge every sample of a run that its verifier has not judged yet.
+
+Reads ``samples.jsonl`` and ``problems.jsonl``, appends to ``verdicts/<verifier>.jsonl``
+and writes ``verdicts/<verifier>.meta.json`` (what the verifier was). Re-running judges
+only what is missing, so verification can be interrupted, resumed or redone with another
+verifier beside the first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.core.errors import UsageError
+from harness.core.records import Problem, Sample
+from harness.core.store import RunStore
+from harness.core.task import TASKS
+from harness.core.verifier import VERIFIERS, Verifier
+
+ProgressFn = Callable[[int], None]
+
+
+def run_verifier(store: RunStore) -> str:
+    """The verifier a run is judged by unless told otherwise (its manifest says)."""
+    manifest = store.read_manifest()
+    if manifest.verifier:
+        return manifest.verifier
+    # Manifests written before the verifier was recorded: the task's default.
+    return str(TASKS.get(manifest.task).default_verifier)
+
+
+def load_verifier(name: str, options: Mapping[str, Any] | None = None) -> Verifier:
+    """Build the verifier ``name`` and check that it can run here, before any work.
+
+    Raises:
+        UsageError: unknown verifier, a bad option, or a sandbox that cannot start.
+    """
+    cls = VERIFIERS.get(name)
+    fields = {f.name for f in dataclasses.fields(cls.Options)}
+    if options and "sandbox" in options and "sandbox" not in fields:
+        raise UsageError(
+            f"--sandbox applies to verifiers that run code (unit_tests), not to {name!r}"
+        )
+    impl = VERIFIERS.create(name, options=options)
+    try:
+        impl.check()
+    except BaseException:
+        impl.close()
+        raise
+    return impl
+
+
+def _work(
+    store: RunStore, verifier: Verifier, name: str
+) -> tuple[list[tuple[Problem, list[Sample]]], set[tuple[str, int]]]:
+    """(problem, samples) items still to verify, and the keys already judged."""
+    problems = {p.id: p for p in store.read_problems()}
+    if not problems:
+        raise UsageError(f"{store.root} has no problems.jsonl: not a complete run directory")
+    done = store.verdict_keys(name)
+    by_problem: dict[str, dict[int, Sample]] = defaultdict(dict)
+    for s in store.iter_samples():
+        by_problem[s.problem_id][s.sample_index] = s
+    items = []
+    for pid, samples in by_problem.items():
+        if pid not in problems:
+            raise UsageError(f"{store.samples_path}: sample of unknown problem {pid!r}")
+        ordered = [samples[i] for i in sorted(samples)]
+        todo = [s for s in ordered if (pid, s.sample_index) not in done]
+        if not todo:
+            continue
+        # Verifiers that number answer classes see the whole problem in sample order so
+        # the numbering of samples judged earlier stays the same (prefix-stable).
+        items.append((problems[pid], ordered if verifier.needs_context else todo))
+    return items, done
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    verifier: str
+    path: Path
+    new_verdicts: int
+
+
+def verify(
+    run: RunStore | Path | str,
+    verifier: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    progress: ProgressFn | None = None,
+    on_start: Callable[[int], None] | None = None,
+    impl: Verifier | None = None,
+) -> VerifyResult:
+    """Judge every sample not yet judged by ``verifier``; appends to its verdicts file.
+
+    Args:
+        run: The run directory (or its open store).
+        verifier: Verifier name (default: the run's).
+        options: Verifier options.
+        progress: Called with the number of verdicts written after each batch.
+        on_start: Called once with the number of samples still to judge.
+        impl: A verifier already built by ``load_verifier`` (it is closed here).
+    """
+    store = run if isinstance(run, RunStore) else RunStore(run)
+    name = verifier or (impl.name if impl is not None else run_verifier(store))
+    impl = impl or load_verifier(name, options)
+    written = 0
+    try:
+        with store:
+            items, done = _work(store, impl, name)
+            if on_start is not None:
+                on_start(sum(1 for p, s in items for x in s if (p.id, x.sample_index) not in done))
+            with store.verdict_appender(name) as out:
+                for verdicts in impl.verify_many(iter(items)):
+                    new = [v for v in verdicts if (v.problem_id, v.sample_index) not in done]
+                    out.write_batch(new)
+                    written += len(new)
+                    if progress is not None:
+                        progress(len(new))
+            info = {"verifier": name, **impl.describe()}
+            (store.root / "verdicts" / f"{name}.meta.json").write_text(
+                json.dumps(info, indent=2, default=str) + "\n"
+            )
+            manifest = store.read_manifest()
+            if "sandbox" in info and manifest.sandbox != info["sandbox"]:
+                # How untrusted code ran is part of what produced the results.
+                store.write_manifest(manifest.replace(sandbox=str(info["sandbox"])))
+    finally:
+        impl.close()
+    return VerifyResult(name, store.verdicts_path(name), written)
