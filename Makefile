@@ -14,10 +14,18 @@ LIMIT ?= 10
 TASK ?= arith
 MODEL ?= smollm2-135m
 
-.PHONY: demo test test-fast lint format system-deps bench clean-venv \
+.PHONY: demo test test-fast lint format system-deps python-check bench clean-venv \
 	experiment-gsm8k experiment-math500 experiment-humaneval
 
-$(VENV)/bin/python:
+# Python >= 3.11 with venv support, checked before anything is made or installed.
+python-check:
+	@python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+		echo "need Python >= 3.11; python3 is $$(python3 --version 2>&1)"; exit 2; }
+	@python3 -c 'import venv, ensurepip' 2>/dev/null || { \
+		echo "python3 has no venv support; install it, e.g. sudo apt-get install python3-venv"; \
+		exit 2; }
+
+$(VENV)/bin/python: | python-check
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
@@ -36,7 +44,8 @@ comma := ,
 # Debian packages: bubblewrap (code sandbox) and chromium (report rendering test).
 system-deps:
 	@missing=""; command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
-	if [ -n "$(WITH_BROWSER)" ]; then command -v chromium >/dev/null || missing="$$missing chromium"; fi; \
+	if [ -n "$(WITH_BROWSER)" ]; then command -v chromium >/dev/null || \
+		command -v chromium-browser >/dev/null || missing="$$missing chromium"; fi; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			echo "installing$$missing"; \

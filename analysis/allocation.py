@@ -51,7 +51,8 @@ def equal_budget_table(
 
     Returns:
         Columns <column>, one per run (NaN where the run does not reach / exceeds the
-        budget), and ``best`` (the run with the highest coverage there).
+        budget), and ``best`` (the run with the highest coverage there; empty where no run
+        reaches the budget with coverage above 0).
     """
     costs = {name: np.asarray(v[0], dtype=np.float64) for name, v in runs.items()}
     lo = min(float(c[0]) for c in costs.values() if c.size)
@@ -61,7 +62,10 @@ def equal_budget_table(
     for name, (cost, cov) in runs.items():
         table[name] = [coverage_at_budget(cost, cov, b) for b in budgets]
     values = table[list(runs)].to_numpy()
-    best = [list(runs)[int(np.nanargmax(row))] if np.isfinite(row).any() else "" for row in values]
+    best = [
+        list(runs)[int(np.nanargmax(row))] if np.isfinite(row).any() and np.nanmax(row) > 0 else ""
+        for row in values
+    ]
     table["best"] = best
     return table
 

@@ -19,9 +19,10 @@ from rich.table import Table
 
 from harness.core.config import RunConfig
 from harness.core.fits import FitSummary
+from harness.core.verifier import Verifier
 
-console = Console(stderr=True)
-out = Console()
+console = Console(stderr=True, soft_wrap=True)  # lines (paths) are never broken
+out = Console(soft_wrap=True)
 
 
 class _Tokens:
@@ -58,10 +59,17 @@ def run_generate(cfg: RunConfig) -> Path:
     task_id = bar.add_task("samples", total=None, rate="")
 
     def on_plan(plan: Plan) -> None:
-        console.print(
-            f"run dir {cfg.run_dir()}: {len(plan.problems)} problems x {plan.manifest.n} "
-            f"samples, {plan.missing} to generate"
-        )
+        root = plan.store.root
+        if plan.resumed:
+            present = plan.total - plan.missing
+            console.print(
+                f"resuming {root}: {present} of {plan.total} samples present", soft_wrap=True
+            )
+        else:
+            console.print(
+                f"new run {root}: {len(plan.problems)} problems x {plan.manifest.n} samples",
+                soft_wrap=True,
+            )
         if plan.missing:
             bar.update(task_id, total=plan.missing)
             bar.start()
@@ -79,7 +87,9 @@ def run_generate(cfg: RunConfig) -> Path:
     return store.root
 
 
-def run_verify(run_dir: Path, verifier: str | None, options: dict[str, Any]) -> str:
+def run_verify(
+    run_dir: Path, verifier: str | None, options: dict[str, Any], impl: Verifier | None = None
+) -> str:
     from harness.verify import verify
 
     bar = _progress()
@@ -97,6 +107,7 @@ def run_verify(run_dir: Path, verifier: str | None, options: dict[str, Any]) -> 
             options,
             on_start=on_start,
             progress=lambda k: bar.update(task_id, advance=k),
+            impl=impl,
         )
     finally:
         bar.stop()
@@ -105,15 +116,31 @@ def run_verify(run_dir: Path, verifier: str | None, options: dict[str, Any]) -> 
 
 
 def run_analyze(
-    run_dir: Path, verifier: str | None, bootstrap: int = 1000, bootstrap_seed: int = 0
+    run_dir: Path,
+    verifier: str | None,
+    bootstrap: int = 1000,
+    bootstrap_seed: int = 0,
+    partial: bool = False,
 ) -> None:
     from harness.analyze import AnalysisSettings, analyze
     from harness.core.errors import UsageError
 
     if bootstrap < 2:
         raise UsageError(f"--bootstrap must be at least 2, got {bootstrap}")
-    result = analyze(run_dir, verifier, AnalysisSettings(n_boot=bootstrap, seed=bootstrap_seed))
-    _print_summary(Path(run_dir), result.coverage)
+    settings = AnalysisSettings(n_boot=bootstrap, seed=bootstrap_seed)
+    result = analyze(run_dir, verifier, settings, partial=partial)
+    _print_summary(Path(run_dir), result.coverage, result.partial)
+    for name, got in result.summary["judged"].items():
+        out.print(
+            f"judged by {name}: {got['samples']:,} of {got['of_samples']:,} samples "
+            f"({got['problems']:,} of {got['of_problems']:,} problems)"
+        )
+    cut = result.summary.get("truncated")
+    if cut and cut["count"]:
+        out.print(
+            f"samples that hit --max-tokens (finish_reason=length): {cut['count']:,} of "
+            f"{cut['of']:,} ({cut['share']:.1%})"
+        )
     if result.statuses:
         total = sum(result.statuses.values())
         out.print(
@@ -148,7 +175,7 @@ def _fit_line(fit: FitSummary) -> str:
     return line
 
 
-def _print_summary(run_dir: Path, coverage: Any) -> None:
+def _print_summary(run_dir: Path, coverage: Any, partial: str | None = None) -> None:
     import pandas as pd
 
     from harness.analyze import summary_rows
@@ -162,7 +189,10 @@ def _print_summary(run_dir: Path, coverage: Any) -> None:
         if path.exists():
             df = pd.read_csv(path)
             extra[name] = dict(zip(df["k"], df[column], strict=True))
-    table = Table(title=f"{manifest.task} · {manifest.model} · seed {manifest.sampling.seed}")
+    title = f"{manifest.task} · {manifest.model} · seed {manifest.sampling.seed}"
+    if partial:
+        title += f"\n{partial}"
+    table = Table(title=title)
     table.add_column("k", justify="right")
     table.add_column("coverage", justify="right")
     for name in extra:
@@ -173,22 +203,34 @@ def _print_summary(run_dir: Path, coverage: Any) -> None:
     out.print(table)
 
 
-def run_report(run_dir: Path) -> Path:
+def _path_line(label: str, path: Path) -> None:
+    # Printed whole on one line (never wrapped), so it can be copied from any terminal.
+    print(f"{label}: {path.resolve()}", flush=True)
+
+
+def run_report(run_dir: Path, partial: bool = False) -> Path:
     from harness.report import report
 
-    path = report(run_dir)
-    out.print(f"report: {path.resolve()}")
+    path = report(run_dir, partial=partial)
+    _path_line("report", path)
     return path
 
 
 def run_all(cfg: RunConfig) -> None:
-    """generate -> verify -> analyze -> report."""
-    from dataclasses import replace
+    """generate -> verify -> analyze -> report; every flag is checked before generating."""
+    from harness.core.task import get_task
+    from harness.verify import load_verifier
 
-    cfg = replace(cfg, out=cfg.run_dir())
     cfg.validate()
-    run_dir = run_generate(cfg)
-    verifier = run_verify(run_dir, cfg.verifier, cfg.verifier_options)
+    task = get_task(cfg.task, cfg.data_file, cfg.sampling.seed, cfg.task_options)
+    # The verifier (its options, the sandbox) is checked before any sample is made.
+    impl = load_verifier(cfg.verifier or task.default_verifier, cfg.verifier_options)
+    try:
+        run_dir = run_generate(cfg)
+    except BaseException:
+        impl.close()
+        raise
+    verifier = run_verify(run_dir, impl.name, cfg.verifier_options, impl=impl)
     run_analyze(run_dir, verifier)
     run_report(run_dir)
 
@@ -201,12 +243,17 @@ def run_import(
     options: dict[str, str],
     model: str,
     fmt: str,
+    append: bool = False,
 ) -> None:
     from harness.ingest import import_file
 
-    done = import_file(samples_file, out_dir, task, fmt, data_file, options, model)
+    done = import_file(samples_file, out_dir, task, fmt, data_file, options, model, append)
     if done.correct is None:
-        console.print(f"imported {done.samples} samples of {done.problems} problems into {out_dir}")
+        new = "new " if done.skipped else ""
+        line = f"imported {done.samples} {new}samples of {done.problems} problems into {out_dir}"
+        if done.skipped:
+            line += f" ({done.skipped} already there, skipped)"
+        console.print(line)
         return
     console.print(
         f"imported {done.samples:,} judged samples ({done.correct:,} correct) of "
@@ -215,11 +262,13 @@ def run_import(
     )
 
 
-def run_compare(run_dirs: list[Path], out_dir: Path | None) -> Path:
+def run_compare(
+    run_dirs: list[Path], out_dir: Path | None, partial: bool = False, allow_mixed: bool = False
+) -> Path:
     from harness.report.compare import compare
 
-    path = compare(run_dirs, out_dir)
-    out.print(f"comparison: {path.resolve()}")
+    path = compare(run_dirs, out_dir, partial=partial, allow_mixed=allow_mixed)
+    _path_line("comparison", path)
     return path
 
 
@@ -265,7 +314,11 @@ def list_models() -> None:
     if not data:
         return
     for col in data[0]:
-        table.add_column(col)
+        # Names are never cut short: they fold onto a second line in a narrow terminal.
+        full = col in ("model", "hf_id")
+        table.add_column(
+            col, overflow="fold" if full else "ellipsis", min_width=12 if full else None
+        )
     for row in data:
         table.add_row(*(str(v) for v in row.values()))
     out.print(table)

@@ -9,41 +9,89 @@ configuration is known to be valid and compatible with what the directory alread
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.core.backend import BACKENDS, Backend, BackendConfig, GenRequest, GenResult
-from harness.core.config import RunConfig
+from harness.core.config import RESULTS, RunConfig
 from harness.core.errors import UsageError
 from harness.core.manifest import RunManifest, check_compatible, new_manifest
+from harness.core.options import build
 from harness.core.records import Problem, Sample
 from harness.core.store import RunStore
 from harness.core.task import Task, get_task
+from harness.models import check_model
 
 ProgressFn = Callable[[int, int], None]  # (samples written now, completion tokens now)
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What a generate call has to do."""
+    """What a generate call has to do.
+
+    Attributes:
+        store: The run directory chosen (``--out``, a resumed run, or a new one).
+        resumed: Whether the directory already held this run.
+    """
 
     task: Task
     problems: list[Problem]
     manifest: RunManifest
     requests: list[GenRequest]
+    store: RunStore
+    resumed: bool = False
 
     @property
     def missing(self) -> int:
         return sum(r.n for r in self.requests)
 
+    @property
+    def total(self) -> int:
+        return len(self.problems) * self.manifest.n
+
 
 def _check_writable(path: Path) -> None:
+    """Create (and remove) a folder where the run directory would go: the one honest test."""
     probe = path
     while not probe.exists():
         probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise UsageError(f"--out {path}: not writable ({probe} is not a writable directory)")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".harness-probe-", dir=probe))
+    except OSError as e:
+        raise UsageError(
+            f"--out {path}: not writable (cannot write in {probe}: {e.strerror or e})"
+        ) from None
+
+
+def check_backend(cfg: RunConfig) -> None:
+    """The backend exists, its options are valid and its model can be found: all before
+    any engine starts (one-line errors, within a second)."""
+    cls = BACKENDS.get(cfg.backend)
+    options = getattr(cls, "Options", None)
+    if options is not None:
+        build(options, cfg.backend_options, f"backend {cfg.backend!r}")
+    if getattr(cls, "local_model", False):
+        check_model(cfg.model)
+
+
+def find_resumable(results: Path, wanted: RunManifest) -> Path | None:
+    """The most recent run directory under ``results`` that this configuration continues."""
+    found: list[tuple[str, float, Path]] = []
+    if not results.is_dir():
+        return None
+    for candidate in results.iterdir():
+        store = RunStore(candidate)
+        if not store.exists():
+            continue
+        try:
+            existing = store.read_manifest()
+            check_compatible(existing, wanted, candidate)
+        except UsageError:
+            continue
+        found.append((existing.created, store.manifest_path.stat().st_mtime, candidate))
+    return max(found)[2] if found else None
 
 
 def plan_requests(
@@ -71,20 +119,24 @@ def plan_requests(
     return requests
 
 
-def make_plan(cfg: RunConfig, store: RunStore) -> Plan:
-    """Load the task, reconcile with the run directory, list the missing samples."""
+def make_plan(cfg: RunConfig, store: RunStore | None = None) -> Plan:
+    """Load the task, choose and reconcile the run directory, list the missing samples.
+
+    Without ``cfg.out`` (and without ``cfg.new``) the most recent compatible run under
+    ``results/`` is resumed; otherwise a new directory is made there.
+    """
     cfg.validate()
     task = get_task(
         cfg.task, data_file=cfg.data_file, seed=cfg.sampling.seed, options=cfg.task_options
     )
-    BACKENDS.get(cfg.backend)  # an unknown backend is a one-line error before any work
+    check_backend(cfg)
     all_problems = task.load()
     problems = all_problems[: cfg.limit] if cfg.limit else all_problems
     if not problems:
         raise UsageError(f"task {cfg.task!r} has no problems")
     sampling = cfg.sampling
     manifest = new_manifest(
-        store.root,
+        cfg.run_dir(),
         task=cfg.task,
         model=cfg.model,
         backend=cfg.backend,
@@ -98,8 +150,13 @@ def make_plan(cfg: RunConfig, store: RunStore) -> Plan:
         backend_options=dict(cfg.backend_options),
         chat=cfg.chat,
     )
+    if store is None:
+        found = None if cfg.out is not None or cfg.new else find_resumable(RESULTS, manifest)
+        store = RunStore(found or cfg.run_dir())
+    manifest = manifest.replace(run_id=store.root.name)
     have: dict[str, set[int]] = {}
-    if store.exists():
+    resumed = store.exists()
+    if resumed:
         existing = store.read_manifest()
         check_compatible(existing, manifest, store.root)
         have = store.sample_indices()
@@ -116,7 +173,8 @@ def make_plan(cfg: RunConfig, store: RunStore) -> Plan:
             problems = all_problems[: manifest.num_problems]
     else:
         _check_writable(store.root)
-    return Plan(task, problems, manifest, plan_requests(problems, have, cfg.n, cfg.chunk))
+    requests = plan_requests(problems, have, cfg.n, cfg.chunk)
+    return Plan(task, problems, manifest, requests, store, resumed)
 
 
 def _samples(result_iter: Iterator[GenResult], store: RunStore, progress: ProgressFn | None) -> int:
@@ -160,8 +218,8 @@ def generate(
         progress: Called after every written batch with (samples, completion tokens).
         on_plan: Called once the work is known (e.g. to size a progress bar).
     """
-    store = RunStore(cfg.run_dir())
-    plan = make_plan(cfg, store)
+    plan = make_plan(cfg)
+    store = plan.store
     # Build the backend before anything is written: a missing model is a clean error.
     if plan.requests and backend is None:
         backend = BACKENDS.create(

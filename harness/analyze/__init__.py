@@ -21,8 +21,10 @@ The run store is opened once and handed to every part.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +32,7 @@ import pandas as pd
 from analysis.allocation import early_stopping_table
 from analysis.passk import bootstrap_coverage, coverage_curve, log_spaced_ks, per_problem_rates
 from harness.analyze.fit import fit_section
+from harness.analyze.judged import judged, require_complete, short_problems, truncated
 from harness.analyze.sections import (
     compute_section,
     groups_section,
@@ -37,7 +40,7 @@ from harness.analyze.sections import (
     selection_section,
 )
 from harness.analyze.settings import AnalysisSettings, AnalyzeResult
-from harness.core.columns import VerdictColumns, read_verdict_columns
+from harness.core.columns import VerdictColumns, read_token_counts, read_verdict_columns
 from harness.core.errors import UsageError
 from harness.core.store import RunStore, write_json
 from harness.core.versions import package_versions
@@ -82,6 +85,7 @@ def analyze(
     run: RunStore | Path | str,
     verifier: str | None = None,
     settings: AnalysisSettings | None = None,
+    partial: bool = False,
 ) -> AnalyzeResult:
     """Write every analysis file of a run directory; see the module docstring.
 
@@ -90,15 +94,24 @@ def analyze(
         verifier: Whose verdicts define correctness (default: the only one present, else
             the run's verifier).
         settings: Bootstrap and fit settings.
+        partial: Analyse what is judged when the verdicts cover only part of the run
+            (every table and page then says so); by default that is refused.
 
     Raises:
-        UsageError: not a run directory, or no verdicts to analyse.
+        UsageError: not a run directory, no verdicts to analyse, or verdicts that cover
+            only part of the run without ``partial``.
     """
     s = settings or AnalysisSettings()
     store = run if isinstance(run, RunStore) else RunStore(run)
     manifest = store.read_manifest()
     name = pick_verifier(store, verifier)
     truth = load_truth(store, name)
+    held = read_token_counts(store.samples_path)
+    coverages = {
+        v: judged(v, truth if v == name else read_verdict_columns(store.verdicts_path(v)), held)
+        for v in store.verifiers()
+    }
+    partial_note = require_complete(coverages[name], store.root, partial)
     n, c = truth.counts()
     k_max = int(n.min())
     ks = np.arange(1, k_max + 1)
@@ -106,6 +119,16 @@ def analyze(
     coverage = pd.DataFrame({"k": ks, "coverage": curve})
     store.analysis_dir.mkdir(parents=True, exist_ok=True)
     out = AnalyzeResult(name, coverage, statuses=truth.status_counts())
+    if partial_note:
+        out.notes.append(partial_note)
+    out.partial = partial_note
+    short = short_problems(n, manifest.n) if manifest.n else None
+    if short:
+        out.notes.append(
+            f"{short['count']} of {short['of']} problems have fewer than N={short['N']} samples "
+            f"(fewest {short['fewest']}): pass@k uses each problem's own n, and the curves "
+            f"stop at k={k_max}"
+        )
     # Written first: the selection table reuses majority.csv when it exists.
     majority_section(store, truth, out)
     out.files.append(store.analysis_dir / "coverage.csv")
@@ -126,7 +149,7 @@ def analyze(
     per_problem.to_csv(out.files[-1], index=False)
     fit_section(store, truth, n, c, k_max, s, out)
     selection_section(store, name, truth, grid, s, out)
-    compute_section(store, manifest, truth, coverage, s, out)
+    compute_section(store, manifest, truth, coverage, held, s, out)
     out.files.append(store.analysis_dir / "early_stopping.csv")
     early_stopping_table(grid, curve, int(n.size)).to_csv(out.files[-1], index=False)
     summary = {
@@ -140,11 +163,21 @@ def analyze(
         "samples": len(truth),
         "statuses": out.statuses,
         "N": k_max,
+        "partial": partial_note,
+        "judged": {v: cov.to_dict() for v, cov in coverages.items()},
+        "held": {
+            "samples": coverages[name].held_samples,
+            "problems": coverages[name].held_problems,
+        },
+        "short_problems": short,
+        "inputs": input_sizes(store, name),
+        "truncated": truncated(held) if len(held) else None,
         "settings": s.__dict__,
         "notes": out.notes,
         "versions": package_versions(),
         "files": sorted({f.name for f in out.files}),
     }
+    out.summary = summary
     out.files.append(write_json(store.analysis_dir / "summary.json", summary))
     return out
 
@@ -156,3 +189,34 @@ def summary_rows(coverage: pd.DataFrame, max_rows: int = 12) -> Iterator[tuple[i
     lookup = dict(zip(coverage["k"], coverage["coverage"], strict=True))
     for k in shown:
         yield int(k), float(lookup[k])
+
+
+def input_sizes(store: RunStore, verifier: str) -> dict[str, int]:
+    """Byte sizes of the files an analysis read (they only grow: a change means new data)."""
+    files = {"samples.jsonl": store.samples_path, "verdicts": store.verdicts_path(verifier)}
+    return {k: p.stat().st_size if p.exists() else 0 for k, p in files.items()}
+
+
+def read_summary(store: RunStore, partial: bool = False) -> dict[str, Any]:
+    """``analysis/summary.json`` of a run, checked before a page is made from it.
+
+    Raises:
+        UsageError: no analysis; an analysis older than the samples or verdicts it read;
+            or a partial analysis when ``partial`` is False.
+    """
+    path = store.analysis_dir / "summary.json"
+    if not path.exists() or not (store.analysis_dir / "coverage_ci.csv").exists():
+        raise UsageError(f"{store.root} has no analysis; run harness analyze {store.root} first")
+    summary: dict[str, Any] = json.loads(path.read_text())
+    sizes = summary.get("inputs")
+    if sizes is not None and sizes != input_sizes(store, summary["verifier"]):
+        raise UsageError(
+            f"the analysis of {store.root} is older than its samples or verdicts; "
+            f"run harness analyze {store.root} again"
+        )
+    if summary.get("partial") and not partial:
+        raise UsageError(
+            f"the analysis of {store.root} is partial ({summary['partial']}); verify the rest, "
+            "or pass --partial to show it labelled as partial"
+        )
+    return summary

@@ -16,7 +16,7 @@ from analysis.prices import load_prices
 from analysis.selection import selection_curves
 from analysis.verifier_errors import verifier_errors
 from harness.analyze.settings import AnalysisSettings, AnalyzeResult
-from harness.core.columns import VerdictColumns, read_token_counts, read_verdict_columns
+from harness.core.columns import TokenCounts, VerdictColumns, read_verdict_columns
 from harness.core.manifest import RunManifest
 from harness.core.store import RunStore, write_json
 from harness.models import model_facts
@@ -125,13 +125,13 @@ def compute_section(
     manifest: RunManifest,
     cols: VerdictColumns,
     coverage: pd.DataFrame,
+    tokens: TokenCounts,
     s: AnalysisSettings,
     out: AnalyzeResult,
 ) -> None:
     """Tokens, FLOPs and dollars against coverage (``compute.csv``, ``compute.json``)."""
     facts = model_facts(manifest.model)
     info: dict[str, Any] = {"model": manifest.model, "available": False}
-    tokens = read_token_counts(store.samples_path)
     if facts.params is None or facts.layers is None or facts.d_model is None:
         info["reason"] = f"size of model {manifest.model!r} unknown (params, layers, d_model)"
     elif not tokens.problem.size or not (tokens.completion_tokens > 0).any():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -31,3 +32,5 @@ class AnalyzeResult:
     fit: FitSummary | None = None
     notes: list[str] = field(default_factory=list)
     statuses: dict[str, int] = field(default_factory=dict)
+    partial: str | None = None
+    summary: dict[str, Any] = field(default_factory=dict)

@@ -124,6 +124,7 @@ class RayBackend:
 
     name = "ray"
     Options = RayOptions
+    local_model = True
 
     def __init__(
         self,

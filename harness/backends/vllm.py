@@ -79,6 +79,7 @@ class VLLMBackend:
 
     name = "vllm"
     Options = VLLMOptions
+    local_model = True  # loads weights here: check the model before starting the engine
 
     def __init__(self, config: BackendConfig) -> None:
         from harness.models import model_facts, resolve_model

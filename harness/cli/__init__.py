@@ -6,6 +6,7 @@ Errors a user can cause are printed as one line and exit with code 2.
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 
@@ -13,6 +14,7 @@ from harness.cli.flags import (
     AnalyzeFlags,
     CompareFlags,
     ImportFlags,
+    PartialFlag,
     RunDirArg,
     RunFlags,
     TaskData,
@@ -59,6 +61,7 @@ def import_(flags: ImportFlags, data: TaskData) -> None:
         data.task_options(),
         flags.model,
         flags.fmt,
+        flags.append,
     )
 
 
@@ -70,28 +73,28 @@ def verify(arg: RunDirArg, flags: VerifyFlags) -> None:
     run_verify(arg.run_dir, flags.verifier, flags.options())
 
 
-@command(app, RunDirArg, AnalyzeFlags)
-def analyze(arg: RunDirArg, flags: AnalyzeFlags) -> None:
+@command(app, RunDirArg, AnalyzeFlags, PartialFlag)
+def analyze(arg: RunDirArg, flags: AnalyzeFlags, partial: PartialFlag) -> None:
     """Coverage (pass@k for every k), CIs, fits, selection, compute; writes analysis/."""
     from harness.commands import run_analyze
 
-    run_analyze(arg.run_dir, flags.verifier, flags.bootstrap, flags.bootstrap_seed)
+    run_analyze(arg.run_dir, flags.verifier, flags.bootstrap, flags.bootstrap_seed, partial.partial)
 
 
-@command(app, RunDirArg)
-def report(arg: RunDirArg) -> None:
+@command(app, RunDirArg, PartialFlag)
+def report(arg: RunDirArg, partial: PartialFlag) -> None:
     """Write report.html and plots/ for a run directory."""
     from harness.commands import run_report
 
-    run_report(arg.run_dir)
+    run_report(arg.run_dir, partial.partial)
 
 
-@command(app, CompareFlags)
-def compare(flags: CompareFlags) -> None:
+@command(app, CompareFlags, PartialFlag)
+def compare(flags: CompareFlags, partial: PartialFlag) -> None:
     """One HTML page comparing runs: coverage vs k, FLOPs and dollars; fits; allocation."""
     from harness.commands import run_compare
 
-    run_compare(flags.run_dirs, flags.out)
+    run_compare(flags.run_dirs, flags.out, partial.partial, flags.allow_mixed)
 
 
 @app.command()
@@ -126,8 +129,13 @@ def models() -> None:
     list_models()
 
 
+def _warning_line(message: Warning | str, category: type[Warning], *args: object) -> str:
+    return f"harness: warning: {message}\n"
+
+
 def main() -> None:
     """Console entry point: one line and exit code 2 for errors a user can cause."""
+    warnings.formatwarning = _warning_line  # a torn line or a duplicate: one line each
     try:
         app()
     except UsageError as e:

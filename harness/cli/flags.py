@@ -7,8 +7,6 @@ however many commands share it, and the command's function receives one typed ob
 group rather than a long list of arguments.
 """
 
-from __future__ import annotations
-
 import dataclasses
 import inspect
 import typing
@@ -19,7 +17,14 @@ from typing import Annotated, Any
 
 import typer
 
-from harness.core.config import DEFAULT_BACKEND, DEFAULT_CHUNK, DEFAULT_MODEL, RunConfig
+from harness.core.config import (
+    DEFAULT_BACKEND,
+    DEFAULT_CHUNK,
+    DEFAULT_MODEL,
+    RunConfig,
+    config_of,
+)
+from harness.core.errors import UsageError
 from harness.core.options import parse_pairs
 from harness.core.records import SamplingConfig
 
@@ -33,7 +38,9 @@ def command(app: typer.Typer, *groups: type, name: str | None = None) -> Callabl
     def wrap(fn: F) -> F:
         params: list[inspect.Parameter] = []
         for group in groups:
-            hints = typing.get_type_hints(group, include_extras=True)
+            # This module evaluates its annotations at class creation (no postponed
+            # annotations here), so they are read as they are: no evaluation per command.
+            hints = group.__annotations__
             for f in dataclasses.fields(group):
                 default = f.default if f.default is not dataclasses.MISSING else inspect._empty
                 params.append(
@@ -62,8 +69,9 @@ def command(app: typer.Typer, *groups: type, name: str | None = None) -> Callabl
     return wrap
 
 
-def _opt(*names: str, help: str) -> Any:
-    return typer.Option(*names, help=help)
+def _opt(*names: str, help: str, default: str | None = None) -> Any:
+    """A typer option; ``default`` is what the help shows for a flag left unset (None)."""
+    return typer.Option(*names, help=help, show_default=default or True)
 
 
 @dataclass
@@ -85,57 +93,135 @@ class TaskData:
         return options
 
 
+# Defaults of the flags below: a flag left unset takes the value of the run being resumed
+# (``--out DIR`` of an existing run), else this.
+DEFAULTS = RunConfig(task="arith", n=16, sampling=SamplingConfig(max_tokens=256))
+
+
 @dataclass
 class RunFlags:
-    """What to generate: task, model, backend, sampling, sizes and where."""
+    """What to generate: task, model, backend, sampling, sizes and where.
 
-    task: Annotated[str, _opt("--task", "-t", help="Task name (see `harness tasks`).")] = "arith"
-    model: Annotated[str, _opt("--model", "-m", help="Model alias, HF id or local path.")] = (
-        DEFAULT_MODEL
-    )
-    backend: Annotated[str, _opt("--backend", "-b", help="Generation backend.")] = DEFAULT_BACKEND
-    samples: Annotated[int, _opt("--samples", "-n", help="Samples per problem.")] = 16
-    limit: Annotated[int | None, _opt("--limit", help="Use only the first N problems.")] = None
-    out: Annotated[Path | None, _opt("--out", "-o", help="Run directory.")] = None
-    seed: Annotated[int, _opt("--seed", help="Seed for sampling and task generation.")] = 0
-    temperature: Annotated[float, _opt("--temperature", help="Sampling temperature.")] = 0.8
-    top_p: Annotated[float, _opt("--top-p", help="Nucleus sampling mass.")] = 1.0
-    min_p: Annotated[float, _opt("--min-p", help="Min-p sampling threshold.")] = 0.0
-    max_tokens: Annotated[int, _opt("--max-tokens", help="Max new tokens per sample.")] = 256
+    Every flag defaults to None (unset): ``config`` fills it from the run at ``--out`` when
+    there is one, so ``harness generate --out DIR -n 64`` tops up DIR as it was made.
+    """
+
+    task: Annotated[
+        str | None, _opt("--task", "-t", help="Task name (see `harness tasks`).", default="arith")
+    ] = None
+    model: Annotated[
+        str | None,
+        _opt("--model", "-m", help="Model alias, HF id or local path.", default=DEFAULT_MODEL),
+    ] = None
+    backend: Annotated[
+        str | None, _opt("--backend", "-b", help="Generation backend.", default=DEFAULT_BACKEND)
+    ] = None
+    samples: Annotated[
+        int | None, _opt("--samples", "-n", help="Samples per problem.", default="16")
+    ] = None
+    limit: Annotated[
+        int | None, _opt("--limit", help="Use only the first N problems.", default="all")
+    ] = None
+    out: Annotated[
+        Path | None,
+        _opt(
+            "--out",
+            "-o",
+            help="Run directory (default: resume the latest run of the same configuration "
+            "under results/, else a new one there).",
+        ),
+    ] = None
+    new: Annotated[
+        bool, _opt("--new", help="Start a new run directory even if one could be resumed.")
+    ] = False
+    seed: Annotated[
+        int | None, _opt("--seed", help="Seed for sampling and task generation.", default="0")
+    ] = None
+    temperature: Annotated[
+        float | None, _opt("--temperature", help="Sampling temperature.", default="0.8")
+    ] = None
+    top_p: Annotated[
+        float | None, _opt("--top-p", help="Nucleus sampling mass.", default="1.0")
+    ] = None
+    min_p: Annotated[
+        float | None, _opt("--min-p", help="Min-p sampling threshold.", default="0.0")
+    ] = None
+    max_tokens: Annotated[
+        int | None, _opt("--max-tokens", help="Max new tokens per sample.", default="256")
+    ] = None
     stop: Annotated[list[str] | None, _opt("--stop", help="Stop string (repeatable).")] = None
     backend_opt: Annotated[
         list[str] | None, _opt("--backend-opt", help="Backend option KEY=VALUE (repeatable).")
     ] = None
     chat: Annotated[
         bool | None,
-        _opt("--chat/--no-chat", help="Force the chat template on/off (default: auto)."),
+        _opt("--chat/--no-chat", help="Force the chat template on/off.", default="auto"),
     ] = None
     chunk: Annotated[int, _opt("--chunk", help="Samples per engine request.")] = DEFAULT_CHUNK
 
-    def config(self, data: TaskData, verify: VerifyFlags | None = None) -> RunConfig:
+    def _defines_a_run(self, data: TaskData) -> bool:
+        """Whether any flag says what to generate (beyond sizes): then --out may be new."""
+        own: list[Any] = [self.task, self.model, self.backend, self.seed, self.temperature]
+        own += [self.top_p, self.min_p, self.max_tokens, self.stop, self.backend_opt, self.chat]
+        given = any(v is not None for v in own)
+        return given or bool(data.task_opt or data.field or data.data_file)
+
+    def _base(self, data: TaskData) -> RunConfig:
+        """The run at ``--out`` as it was made, or the defaults for a new run."""
+        if self.out is None:
+            return DEFAULTS
+        from harness.core.store import RunStore
+
+        store = RunStore(self.out)
+        if store.exists():
+            return config_of(store.read_manifest(), self.out)
+        if not self._defines_a_run(data):
+            # `--out DIR` alone continues a run: a mistyped path must not start a new one.
+            raise UsageError(
+                f"--out {self.out} holds no run (no manifest.json): check the path, or pass "
+                "--task to start a new run there"
+            )
+        if self.out.exists() and (not self.out.is_dir() or any(self.out.iterdir())):
+            raise UsageError(
+                f"--out {self.out} exists and is not a run directory (no manifest.json); "
+                "name a new or empty directory"
+            )
+        return DEFAULTS
+
+    def config(self, data: TaskData, verify: "VerifyFlags | None" = None) -> RunConfig:
         """The run configuration these flags (and the data and verifier flags) describe."""
+        base = self._base(data)
+        s = base.sampling
+
+        def pick(value: Any, default: Any) -> Any:
+            return default if value is None else value
+
+        given_task = data.task_options()
+        task = pick(self.task, base.task)
         return RunConfig(
-            task=self.task,
-            model=self.model,
-            backend=self.backend,
-            n=self.samples,
-            limit=self.limit,
+            task=task,
+            model=pick(self.model, base.model),
+            backend=pick(self.backend, base.backend),
+            n=pick(self.samples, base.n),
+            limit=pick(self.limit, base.limit),
             out=self.out,
             sampling=SamplingConfig(
-                temperature=self.temperature,
-                top_p=self.top_p,
-                min_p=self.min_p,
-                max_tokens=self.max_tokens,
-                stop=tuple(self.stop or ()),
-                seed=self.seed,
+                temperature=pick(self.temperature, s.temperature),
+                top_p=pick(self.top_p, s.top_p),
+                min_p=pick(self.min_p, s.min_p),
+                max_tokens=pick(self.max_tokens, s.max_tokens),
+                stop=tuple(self.stop) if self.stop else s.stop,
+                seed=pick(self.seed, s.seed),
             ),
-            data_file=data.data_file,
-            task_options=data.task_options(),
-            backend_options=parse_pairs(self.backend_opt, "--backend-opt"),
-            chat=self.chat,
-            verifier=verify.verifier if verify else None,
+            data_file=pick(data.data_file, base.data_file),
+            # A run's own task options hold only for that task.
+            task_options=given_task or (base.task_options if task == base.task else {}),
+            backend_options=parse_pairs(self.backend_opt, "--backend-opt") or base.backend_options,
+            chat=pick(self.chat, base.chat),
+            verifier=(verify.verifier if verify else None) or base.verifier,
             verifier_options=verify.options() if verify else {},
             chunk=self.chunk,
+            new=self.new,
         )
 
 
@@ -178,6 +264,18 @@ class AnalyzeFlags:
 
 
 @dataclass
+class PartialFlag:
+    partial: Annotated[
+        bool,
+        _opt(
+            "--partial",
+            help="Go on when the verdicts cover only part of the run's samples "
+            "(every table and page then says 'partial: X of Y').",
+        ),
+    ] = False
+
+
+@dataclass
 class ImportFlags:
     samples_file: Annotated[
         Path, typer.Argument(help="The file to import (JSONL or Parquet).", show_default=False)
@@ -185,6 +283,14 @@ class ImportFlags:
     task: Annotated[str, _opt("--task", "-t", help="Task name (see `harness tasks`).")]
     out: Annotated[Path, _opt("--out", "-o", help="Run directory.")]
     model: Annotated[str, _opt("--model", help="Name of the model that made them.")] = "imported"
+    append: Annotated[
+        bool,
+        _opt(
+            "--append",
+            help="Add lines without a sample_index after the samples the run holds (default:"
+            " a line's index is its place in the file, and samples already there are skipped).",
+        ),
+    ] = False
     fmt: Annotated[
         str,
         _opt(
@@ -201,3 +307,10 @@ class CompareFlags:
     out: Annotated[Path | None, _opt("--out", "-o", help="Folder for compare.html and plots/.")] = (
         None
     )
+    allow_mixed: Annotated[
+        bool,
+        _opt(
+            "--allow-mixed",
+            help="Compare runs of different tasks or problem sets (labelled as such on the page).",
+        ),
+    ] = False

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from harness.core.errors import UsageError
-from harness.core.store import valid_prefix_length
+from harness.core.store import valid_prefix_length, warn_duplicates
 
 BLOCK_BYTES = 1 << 26  # 64 MiB of JSON text per parse: bounds memory, keeps both cores busy
 
@@ -40,6 +40,7 @@ SAMPLE_FIELDS: dict[str, pa.DataType] = {
     "sample_index": pa.int64(),
     "prompt_tokens": pa.int64(),
     "completion_tokens": pa.int64(),
+    "finish_reason": pa.string(),
 }
 
 
@@ -160,20 +161,37 @@ class VerdictColumns:
         return self.take(np.lexsort((self.sample_index, self.problem)))
 
 
-def _dedup_last(cols: VerdictColumns) -> VerdictColumns:
-    """Keep the last verdict of each (problem, sample) pair (a re-judged sample)."""
-    if not len(cols):
-        return cols
-    width = int(cols.sample_index.max()) + 1
-    key = cols.problem.astype(np.int64) * width + cols.sample_index
+def unique_rows(
+    problem: npt.NDArray[np.int32], sample_index: IntArray, groups: int, keep: str
+) -> npt.NDArray[np.intp] | None:
+    """Positions of one row per (problem, sample index): the first or the last of each.
+
+    Returns None when there is no repeated pair (the usual case, decided cheaply).
+    """
+    if not problem.size:
+        return None
+    width = int(sample_index.max()) + 1
+    key = problem.astype(np.int64) * width + sample_index
     # Dense keys: one bincount tells whether there is any duplicate at all.
-    dense = len(cols.problem_ids) * width <= 4 * len(cols) + 1024
+    dense = groups * width <= 4 * problem.size + 1024
     if dense and int(np.bincount(key).max()) <= 1:
-        return cols
+        return None
+    if keep == "first":
+        _, first = np.unique(key, return_index=True)
+        return None if first.size == key.size else np.sort(first)
     _, first_in_reversed = np.unique(key[::-1], return_index=True)
     if first_in_reversed.size == key.size:
+        return None
+    return np.sort(key.size - 1 - first_in_reversed)
+
+
+def _dedup_last(cols: VerdictColumns, path: Path) -> VerdictColumns:
+    """Keep the last verdict of each (problem, sample) pair, saying so when there are two."""
+    keep = unique_rows(cols.problem, cols.sample_index, len(cols.problem_ids), "last")
+    if keep is None:
         return cols
-    return cols.take(np.sort(key.size - 1 - first_in_reversed))
+    warn_duplicates(path, len(cols) - keep.size, "last")
+    return cols.take(keep)
 
 
 def read_verdict_columns(path: Path) -> VerdictColumns:
@@ -215,7 +233,7 @@ def read_verdict_columns(path: Path) -> VerdictColumns:
         statuses=list(status_codes),
         status=cat("status", np.int32),
     )
-    return _dedup_last(cols)
+    return _dedup_last(cols, path)
 
 
 def _encode(column: pa.ChunkedArray, codes: dict[str, int]) -> npt.NDArray[np.int32]:
@@ -228,31 +246,57 @@ def _encode(column: pa.ChunkedArray, codes: dict[str, int]) -> npt.NDArray[np.in
 
 @dataclass(frozen=True)
 class TokenCounts:
-    """Token counts per sample from ``samples.jsonl``, with problems as codes."""
+    """One row per sample of ``samples.jsonl`` (each (problem, index) once), problems as
+    codes: token counts, and whether the sample stopped at the token limit."""
 
     problem_ids: list[str]
     problem: npt.NDArray[np.int32]
     prompt_tokens: IntArray
     completion_tokens: IntArray
+    sample_index: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    truncated: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, np.bool_))
+
+    def __len__(self) -> int:
+        return int(self.problem.size)
 
 
 def read_token_counts(path: Path) -> TokenCounts:
-    """Prompt and completion tokens of every sample, without reading the texts into Python."""
+    """Tokens and finish reasons of every sample, without reading the texts into Python.
+
+    A (problem, index) that appears twice is counted once (the first line), with a warning.
+    """
     codes: dict[str, int] = {}
-    probs: list[np.ndarray] = []
-    prompt: list[np.ndarray] = []
-    completion: list[np.ndarray] = []
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in SAMPLE_FIELDS}
     if path.is_file():
         for table in iter_jsonl_blocks(path, SAMPLE_FIELDS):
-            enc = pc.dictionary_encode(table.column("problem_id").combine_chunks())
-            local = [codes.setdefault(s, len(codes)) for s in enc.dictionary.to_pylist()]
-            probs.append(np.asarray(local, np.int32)[enc.indices.to_numpy(zero_copy_only=False)])
-            prompt.append(pc.fill_null(table.column("prompt_tokens"), 0).to_numpy())
-            completion.append(pc.fill_null(table.column("completion_tokens"), 0).to_numpy())
-    empty = np.zeros(0, np.int64)
-    return TokenCounts(
+            parts["problem_id"].append(_encode(table.column("problem_id"), codes))
+            parts["sample_index"].append(pc.fill_null(table.column("sample_index"), 0).to_numpy())
+            for name in ("prompt_tokens", "completion_tokens"):
+                parts[name].append(pc.fill_null(table.column(name), 0).to_numpy())
+            length = pc.equal(pc.fill_null(table.column("finish_reason"), ""), "length")
+            parts["finish_reason"].append(length.to_numpy(zero_copy_only=False))
+
+    def cat(name: str, dtype: npt.DTypeLike) -> np.ndarray:
+        got = parts[name]
+        return np.concatenate(got).astype(dtype, copy=False) if got else np.zeros(0, dtype)
+
+    counts = TokenCounts(
         problem_ids=list(codes),
-        problem=np.concatenate(probs) if probs else np.zeros(0, np.int32),
-        prompt_tokens=np.concatenate(prompt).astype(np.int64) if prompt else empty,
-        completion_tokens=np.concatenate(completion).astype(np.int64) if completion else empty,
+        problem=cat("problem_id", np.int32),
+        prompt_tokens=cat("prompt_tokens", np.int64),
+        completion_tokens=cat("completion_tokens", np.int64),
+        sample_index=cat("sample_index", np.int64),
+        truncated=cat("finish_reason", np.bool_),
+    )
+    keep = unique_rows(counts.problem, counts.sample_index, len(codes), "first")
+    if keep is None:
+        return counts
+    warn_duplicates(path, len(counts) - keep.size, "first")
+    return TokenCounts(
+        counts.problem_ids,
+        counts.problem[keep],
+        counts.prompt_tokens[keep],
+        counts.completion_tokens[keep],
+        counts.sample_index[keep],
+        counts.truncated[keep],
     )

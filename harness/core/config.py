@@ -6,14 +6,18 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.core.errors import UsageError
 from harness.core.records import SamplingConfig
 
+if TYPE_CHECKING:
+    from harness.core.manifest import RunManifest
+
 DEFAULT_MODEL = "smollm2-135m"
 DEFAULT_BACKEND = "vllm"
 DEFAULT_CHUNK = 256  # samples per engine request: bounds memory, sets how often we write
+RESULTS = Path("results")  # where runs without --out go (relative to the working directory)
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class RunConfig:
         verifier: Verifier name (None: the task's default).
         verifier_options: Verifier options (``--verifier-opt key=value``).
         chunk: Samples per engine request.
+        new: Start a new run directory even when a compatible one could be resumed.
     """
 
     task: str
@@ -51,6 +56,7 @@ class RunConfig:
     verifier: str | None = None
     verifier_options: dict[str, Any] = field(default_factory=dict)
     chunk: int = DEFAULT_CHUNK
+    new: bool = False
 
     def validate(self) -> None:
         """Reject values no run can use (raises UsageError)."""
@@ -76,4 +82,24 @@ class RunConfig:
             return self.out
         model = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(self.model).name or self.model)
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        return Path("results") / f"{self.task}-{model}-{stamp}"
+        return RESULTS / f"{self.task}-{model}-{stamp}"
+
+
+def config_of(manifest: RunManifest, root: Path) -> RunConfig:
+    """The configuration that made the run in ``root`` (to resume it by its path alone)."""
+    record = manifest.task_options
+    data_file = record.get("data_file")
+    return RunConfig(
+        task=manifest.task,
+        model=manifest.model,
+        backend=DEFAULT_BACKEND if manifest.backend == "import" else manifest.backend,
+        n=manifest.n,
+        limit=manifest.limit,
+        out=root,
+        sampling=manifest.sampling,
+        data_file=Path(data_file) if data_file else None,
+        task_options=dict(record.get("options") or {}),
+        backend_options=dict(manifest.backend_options),
+        chat=manifest.chat,
+        verifier=manifest.verifier,
+    )

@@ -15,6 +15,11 @@ from typing import Any
 from harness.core.records import check_fields
 from harness.core.store import write_json
 
+# A Beta-model curve is shown only where it stays this close to the observed coverage.
+BETA_MAX_ERROR = 0.05
+# Bootstrap intervals over fewer problems than this are marked unreliable, not printed.
+RELIABLE_MIN_PROBLEMS = 10
+
 
 @dataclass(frozen=True, slots=True)
 class BacktestRecord:
@@ -79,6 +84,22 @@ class FitSummary:
     problems: int
     N: int
     beta_max_error: float | None = None
+
+    @property
+    def beta_fits(self) -> bool:
+        """Whether the Beta model follows the observed curve within ``BETA_MAX_ERROR``."""
+        return self.beta_max_error is not None and self.beta_max_error <= BETA_MAX_ERROR
+
+    def beta_note(self) -> str | None:
+        """Why the Beta model is not shown, or None when it is."""
+        if self.beta_fits:
+            return None
+        if self.beta_max_error is None:
+            return "Beta model not shown: this fit did not record how well it follows the data"
+        return (
+            f"Beta model not shown: it misses the observed coverage by up to "
+            f"{self.beta_max_error:.3f} for k <= N (it is shown within {BETA_MAX_ERROR})"
+        )
 
     @property
     def backtest_error(self) -> float | None:

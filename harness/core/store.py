@@ -25,11 +25,12 @@ import os
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
-
-import pandas as pd
+from typing import IO, TYPE_CHECKING, Any
 
 from harness.core.errors import UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
 from harness.core.manifest import RunManifest
 from harness.core.records import Problem, Sample, Verdict
 
@@ -43,6 +44,21 @@ LOCK = ".lock"
 
 class TornLineWarning(UserWarning):
     """A JSONL file ended in a partial line (the writer was killed mid-write)."""
+
+
+class DuplicateWarning(UserWarning):
+    """A run file holds the same (problem, sample index) more than once; one is used."""
+
+
+def warn_duplicates(path: Path, count: int, kept: str) -> None:
+    """Say that ``path`` holds ``count`` repeated (problem, index) lines and which is used."""
+    if count:
+        warnings.warn(
+            f"{path}: {count:,} line(s) repeat a (problem, sample index) already there; "
+            f"the {kept} of each is used",
+            DuplicateWarning,
+            stacklevel=3,
+        )
 
 
 def valid_prefix_length(path: Path) -> int:
@@ -257,15 +273,34 @@ class RunStore:
 
     # -- samples ------------------------------------------------------------
     def iter_samples(self) -> Iterator[Sample]:
+        """Every sample once: a repeated (problem, index) line is skipped with a warning."""
+        seen: set[tuple[str, int]] = set()
+        repeated = 0
         for d in iter_jsonl(self.samples_path):
-            yield Sample.from_dict(d)
+            sample = Sample.from_dict(d)
+            key = (sample.problem_id, sample.sample_index)
+            if key in seen:
+                repeated += 1
+                continue
+            seen.add(key)
+            yield sample
+        warn_duplicates(self.samples_path, repeated, "first")
 
     def sample_indices(self) -> dict[str, set[int]]:
         """problem_id -> the sample indices already on disk."""
         have: dict[str, set[int]] = {}
+        repeated = 0
         for d in iter_jsonl(self.samples_path):
-            have.setdefault(str(d["problem_id"]), set()).add(int(d["sample_index"]))
+            indices = have.setdefault(str(d["problem_id"]), set())
+            index = int(d["sample_index"])
+            repeated += index in indices
+            indices.add(index)
+        warn_duplicates(self.samples_path, repeated, "first")
         return have
+
+    def sample_count(self) -> int:
+        """Distinct samples on disk."""
+        return sum(len(v) for v in self.sample_indices().values())
 
     def sample_appender(self) -> JsonlAppender:
         return JsonlAppender(self.samples_path)
@@ -296,6 +331,7 @@ def read_jsonl_table(path: Path, columns: list[str] | None = None) -> pd.DataFra
     """Read a JSONL file into a DataFrame column-wise, ignoring a torn last line."""
     import io
 
+    import pandas as pd
     import pyarrow.json as pj
 
     keep = valid_prefix_length(path)

@@ -32,6 +32,7 @@ class ImportSummary:
     samples: int
     problems: int
     correct: int | None = None
+    skipped: int = 0
 
 
 def import_file(
@@ -42,6 +43,7 @@ def import_file(
     data_file: Path | str | None = None,
     task_options: Mapping[str, Any] | None = None,
     model: str = "imported",
+    append: bool = False,
 ) -> ImportSummary:
     """Import ``path`` into the run directory ``out``, in the format given or detected.
 
@@ -54,11 +56,13 @@ def import_file(
     kind = detect_format(path) if fmt == "auto" else fmt
     out = Path(out)
     if kind == "samples":
-        result = import_samples(path, task, out, data_file, dict(task_options or {}), model)
-        return ImportSummary(kind, out, result.imported, result.problems)
-    if data_file is not None or task_options:
+        result = import_samples(
+            path, task, out, data_file, dict(task_options or {}), model, append=append
+        )
+        return ImportSummary(kind, out, result.imported, result.problems, skipped=result.skipped)
+    if data_file is not None or task_options or append:
         raise UsageError(
-            f"--data-file/--task-opt/--field do not apply to --format {kind}: "
+            f"--data-file/--task-opt/--field/--append do not apply to --format {kind}: "
             "the problems come from the file"
         )
     dump = import_dump(path, out, kind, task=task, model=model)

@@ -26,9 +26,18 @@ from harness.ingest.formats import ID_FIELDS, TEXT_FIELDS
 
 @dataclass(frozen=True)
 class ImportResult:
+    """What an import did.
+
+    Attributes:
+        imported: New samples written.
+        problems: Problems the run holds samples of.
+        skipped: Samples of the file already in the run (same problem, index and text).
+    """
+
     store: RunStore
     imported: int
     problems: int
+    skipped: int = 0
 
 
 def _read_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -58,8 +67,20 @@ def import_samples(
     task_options: dict[str, Any] | None = None,
     model: str = "imported",
     seed: int = 0,
+    append: bool = False,
 ) -> ImportResult:
-    """Validate ``path`` fully, then append its samples to the run directory ``out``."""
+    """Validate ``path`` fully, then add its samples to the run directory ``out``.
+
+    A line's sample index is its ``sample_index``, else its place among the file's lines of
+    that problem (0, 1, ...), so importing a file twice finds the same (problem, index)
+    pairs: those already in the run with the same text are skipped and counted; with
+    another text they are refused. With ``append``, lines without an index are added after
+    the samples the run holds instead.
+
+    Raises:
+        UsageError: a bad line, or a sample that conflicts with one in the run; nothing
+            is written then.
+    """
     path = Path(path)
     t = get_task(task, data_file=data_file, seed=seed, options=task_options)
     problems = t.load()
@@ -78,16 +99,22 @@ def import_samples(
         source="import",
     )
     with store:
-        have: dict[str, set[int]] = {}
+        present: dict[tuple[str, int], str] = {}
         if store.exists():
             existing = store.read_manifest()
             check_compatible(existing, manifest, store.root)
-            have = store.sample_indices()
+            present = {(s.problem_id, s.sample_index): s.text for s in store.iter_samples()}
             manifest = manifest.replace(created=existing.created, run_id=existing.run_id)
+        have: dict[str, set[int]] = defaultdict(set)
+        for pid, idx in present:
+            have[pid].add(idx)
         samples: list[Sample] = []
+        skipped = 0
         next_index: dict[str, int] = defaultdict(int)
-        for pid, indices in have.items():
-            next_index[pid] = max(indices) + 1
+        if append:
+            for pid, indices in have.items():
+                next_index[pid] = max(indices) + 1
+        in_file: set[tuple[str, int]] = set()
         for lineno, row in _read_lines(path):
             id_field = next((f for f in ID_FIELDS if f in row), None)
             text_field = next((f for f in TEXT_FIELDS if f in row), None)
@@ -113,11 +140,20 @@ def import_samples(
                     ) from None
                 if idx < 0:
                     raise UsageError(f"{path}:{lineno}: 'sample_index' must be >= 0")
-            seen = have.setdefault(pid, set())
-            if idx in seen:
+            if (pid, idx) in in_file:
                 raise UsageError(f"{path}:{lineno}: duplicate sample ({pid!r}, {idx})")
-            seen.add(idx)
+            in_file.add((pid, idx))
             next_index[pid] = max(next_index[pid], idx + 1)
+            if (pid, idx) in present:
+                if present[(pid, idx)] != text:
+                    raise UsageError(
+                        f"{path}:{lineno}: sample ({pid!r}, {idx}) is already in {store.root} "
+                        "with another text; pass --append to add the file's samples after "
+                        "those present"
+                    )
+                skipped += 1
+                continue
+            have[pid].add(idx)
             samples.append(
                 Sample(
                     pid,
@@ -127,10 +163,11 @@ def import_samples(
                     finish_reason=str(row.get("finish_reason") or "unknown"),
                 )
             )
-        used = [p for p in problems if p.id in have]
+        used = [p for p in problems if have.get(p.id)]
         n = min(len(have[p.id]) for p in used)
         store.write_manifest(manifest.replace(n=n, num_problems=len(used)))
         store.write_problems(used)
-        with store.sample_appender() as w:
-            w.write_batch(samples)
-    return ImportResult(store, len(samples), len(used))
+        if samples:
+            with store.sample_appender() as w:
+                w.write_batch(samples)
+    return ImportResult(store, len(samples), len(used), skipped)

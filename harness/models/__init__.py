@@ -148,36 +148,50 @@ def resolve_model(name: str) -> str:
     Raises:
         UsageError: unknown alias, missing local path, or a directory that is no model.
     """
-    if not name or not name.strip():
-        raise UsageError("--model must not be empty")
+    check_model(name)
     info = KNOWN_MODELS.get(name)
     if info is not None:
         return str(ensure_embedded_model()) if info.embedded else info.hf_id
     path = Path(name).expanduser()
-    if path.exists() or _is_pathlike(name):
-        return _resolve_local(name, path)
-    if _HF_ID.match(name):
-        return name
-    raise UsageError(
-        f"unknown model {name!r}: not a known alias ({', '.join(sorted(KNOWN_MODELS))}), "
-        "a local path or a Hugging Face id like org/name"
-    )
-
-
-def _resolve_local(name: str, path: Path) -> str:
     if not path.exists():
-        raise UsageError(f"model path {name!r} does not exist")
+        return name  # a Hugging Face id
     if path.is_file():
-        if path.suffix != ".gguf":
-            raise UsageError(f"model path {name!r} is a file but not a .gguf model")
         from harness.models.convert import convert_gguf
 
         st = path.stat()
         target = cache_dir() / "models" / f"{path.stem}-{st.st_size:x}"
         return str(convert_gguf(path.resolve(), target))
-    if not (path / "config.json").is_file():
-        raise UsageError(f"model directory {name!r} has no config.json")
     return str(path.resolve())
+
+
+def check_model(name: str) -> None:
+    """What ``resolve_model`` checks, without converting or downloading anything.
+
+    Raises:
+        UsageError: unknown alias, missing local path, a directory that is no model, or
+            the embedded model's package missing.
+    """
+    if not name or not name.strip():
+        raise UsageError("--model must not be empty")
+    info = KNOWN_MODELS.get(name)
+    if info is not None:
+        if info.embedded:
+            embedded_gguf()
+        return
+    path = Path(name).expanduser()
+    if path.exists() or _is_pathlike(name):
+        if not path.exists():
+            raise UsageError(f"model path {name!r} does not exist")
+        if path.is_file() and path.suffix != ".gguf":
+            raise UsageError(f"model path {name!r} is a file but not a .gguf model")
+        if path.is_dir() and not (path / "config.json").is_file():
+            raise UsageError(f"model directory {name!r} has no config.json")
+        return
+    if not _HF_ID.match(name):
+        raise UsageError(
+            f"unknown model {name!r}: not a known alias ({', '.join(sorted(KNOWN_MODELS))}), "
+            "a local path or a Hugging Face id like org/name"
+        )
 
 
 # -- facts for the analysis layer ---------------------------------------------------
@@ -271,9 +285,9 @@ def list_models() -> list[dict[str, str]]:
         info = KNOWN_MODELS[alias]
         if info.embedded:
             ready = (embedded_model_dir() / "config.json").is_file()
-            where = "embedded, converted" if ready else "embedded (converted on first use)"
+            where = "embedded, converted" if ready else "embedded (converted at first use)"
         else:
-            where = "hub (downloaded on first use)"
+            where = "hub (at first use)"
         rows.append(
             {
                 "model": alias + (" (default)" if alias == DEFAULT_MODEL else ""),

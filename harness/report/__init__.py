@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.core.errors import UsageError
-from harness.core.fits import FitSummary, read_fit
+from harness.analyze import read_summary
+from harness.core.fits import RELIABLE_MIN_PROBLEMS, FitSummary, read_fit
 from harness.core.store import RunStore
 from harness.report import page as h
 from harness.report.facts import key_numbers, run_facts, title_of
@@ -59,30 +59,53 @@ def _fit_text(fit: FitSummary) -> str:
 
 
 def _coverage_section(
-    store: RunStore, a: Path, plots: Path, title: str, cap: str, fit: FitSummary | None
+    a: Path, plots: Path, title: str, cap: str, fit: FitSummary | None, problems: int
 ) -> str:
     from harness.report.plots import coverage_figure
 
     ci = pd.read_csv(a / "coverage_ci.csv")
     ext = _read_csv(a / "extrapolation.csv")
+    cautions = []
+    beta_note = fit.beta_note() if fit is not None else None
+    if ext is not None and beta_note:
+        ext = ext.drop(columns=["beta"], errors="ignore")
+        cautions.append(beta_note + ".")
+    if problems < RELIABLE_MIN_PROBLEMS:
+        cautions.append(
+            f"The intervals come from {problems} problem(s) and are unreliable: a bootstrap "
+            f"over problems needs about {RELIABLE_MIN_PROBLEMS} or more."
+        )
     coverage_figure(plots / "coverage", ci, fit, ext, title, cap)
     body = h.figure(
         "plots/coverage.png",
         "coverage curve",
         "Coverage (pass@k, unbiased estimator) against samples per problem, with a "
-        "95% percentile bootstrap band over problems, the power-law fit, its "
-        "extrapolation and the Beta model.",
+        "95% percentile bootstrap band over problems, the power-law fit and its "
+        "extrapolation" + ("" if beta_note else ", and the Beta model") + ".",
         cap,
     )
     if fit is not None:
         body += _fit_text(fit)
+    body += h.notes(cautions)
     table = _powers_of_two(ci)[["k", "coverage", "lo", "hi"]]
     body += "<h3>Coverage at k = 1, 2, 4, …</h3>" + h.table(
         table, headers={"lo": "95% CI low", "hi": "95% CI high"}
     )
     if ext is not None:
         show = ext.iloc[np.unique(np.linspace(0, len(ext) - 1, 8).round().astype(int))]
-        body += "<h3>Extrapolation</h3>" + h.table(
+        checked = fit is not None and fit.backtest is not None
+        body += (
+            "<h3>Extrapolation</h3>"
+            if checked
+            else "<h3>Extrapolation (no backtest: unchecked)</h3>"
+            + h.notes(
+                [
+                    "No backtest could be run (it needs N >= 40 samples per problem), so "
+                    "nobody knows how far off these values are; they are not headlines."
+                ]
+            )
+        )
+        body += h.table(
             show,
             headers={
                 "power_law": "power law",
@@ -277,18 +300,21 @@ def _verifier_section(a: Path, plots: Path, title: str, cap: str) -> str:
     return f"<h2>Verifier errors (against {h.esc(truth)})</h2>" + body
 
 
-def report(run_dir: Path | str) -> Path:
+def report(run_dir: Path | str, partial: bool = False) -> Path:
     """Write ``plots/*.png|pdf`` and ``report.html`` for an analysed run; returns the page.
 
+    Args:
+        run_dir: The run directory.
+        partial: Make the page from an analysis of part of the run (labelled as such).
+
     Raises:
-        UsageError: not a run directory, or ``harness analyze`` has not been run.
+        UsageError: not a run directory, no analysis or one older than the run's data, or
+            a partial analysis without ``partial``.
     """
     store = RunStore(run_dir)
     manifest = store.read_manifest()
     a = store.analysis_dir
-    summary = _read_json(a / "summary.json")
-    if summary is None or not (a / "coverage_ci.csv").exists():
-        raise UsageError(f"{store.root} has no analysis; run harness analyze first")
+    summary = read_summary(store, partial)
     fit = read_fit(a / "fit.json")
     plots = store.root / "plots"
     plots.mkdir(exist_ok=True)
@@ -297,7 +323,7 @@ def report(run_dir: Path | str) -> Path:
     ci = pd.read_csv(a / "coverage_ci.csv")
     body = key_numbers(summary, ci, fit)
     body += h.notes(summary.get("notes", []))
-    body += _coverage_section(store, a, plots, title, cap, fit)
+    body += _coverage_section(a, plots, title, cap, fit, int(summary["problems"]))
     body += _selection_section(a, plots, title, cap)
     body += _compute_section(a, plots, title, cap, manifest.model)
     body += _allocation_section(a, plots, title, cap)
@@ -311,6 +337,8 @@ def report(run_dir: Path | str) -> Path:
     subtitle = (
         f"run {manifest.run_id or store.root.name} · created {manifest.created} · {manifest.source}"
     )
+    if summary.get("partial"):
+        subtitle += f" · {summary['partial']}"
     out = store.root / "report.html"
     out.write_text(h.page(title, subtitle, body), encoding="utf-8")
     return out

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.analyze import read_summary
 from harness.core.errors import UsageError
 from harness.core.fits import FitSummary, read_fit
 from harness.core.manifest import RunManifest
@@ -40,18 +41,18 @@ class _Run:
     compute_info: dict[str, Any]
 
 
-def _load(root: Path) -> _Run:
+def _load(root: Path, partial: bool) -> _Run:
     store = RunStore(root)
     manifest = store.read_manifest()
     a = store.analysis_dir
-    if not (a / "summary.json").exists():
-        raise UsageError(f"{root} has no analysis; run harness analyze {root} first")
+    summary = read_summary(store, partial)
     info_path = a / "compute.json"
+    label = f"{manifest.model} T={manifest.sampling.temperature}"
     return _Run(
-        label=f"{manifest.model} T={manifest.sampling.temperature}",
+        label=label + (" (partial)" if summary.get("partial") else ""),
         root=root,
         manifest=manifest,
-        summary=json.loads((a / "summary.json").read_text()),
+        summary=summary,
         coverage=pd.read_csv(a / "coverage.csv"),
         per_problem=pd.read_csv(a / "per_problem.csv", dtype={"problem_id": str}),
         fit=read_fit(a / "fit.json"),
@@ -121,19 +122,49 @@ def _osca(runs: list[_Run]) -> tuple[pd.DataFrame | None, str]:
     return table, ""
 
 
-def compare(run_dirs: list[Path], out_dir: Path | None = None) -> Path:
+def _mixed(runs: list[_Run]) -> str | None:
+    """What makes the runs not like for like (tasks, problem sets), or None."""
+    tasks = sorted({r.manifest.task for r in runs})
+    if len(tasks) > 1:
+        return f"the runs are of different tasks ({', '.join(tasks)})"
+    sets = {frozenset(r.per_problem["problem_id"]) for r in runs}
+    if len(sets) > 1:
+        sizes = ", ".join(f"{r.label}: {len(r.per_problem)}" for r in runs)
+        return f"the runs are on different problem sets (problems per run: {sizes})"
+    return None
+
+
+def compare(
+    run_dirs: list[Path],
+    out_dir: Path | None = None,
+    partial: bool = False,
+    allow_mixed: bool = False,
+) -> Path:
     """Write ``compare.html``, ``plots/`` and CSV tables comparing analysed runs.
 
+    Args:
+        run_dirs: Analysed run directories.
+        out_dir: Where the page goes (default ``results/compare-<time>``).
+        partial: Accept runs whose analysis covers only part of their samples (labelled).
+        allow_mixed: Accept runs of different tasks or problem sets (labelled on the page).
+
     Raises:
-        UsageError: no runs, a run not analysed yet.
+        UsageError: no runs, a run not analysed (or analysed before its latest data), a
+            partial one without ``partial``, or mixed runs without ``allow_mixed``.
     """
     from analysis.allocation import equal_budget_table
     from harness.report.plots import runs_figure
 
     if not run_dirs:
         raise UsageError("compare needs at least one run directory")
-    runs = [_load(Path(d)) for d in run_dirs]
+    runs = [_load(Path(d), partial) for d in run_dirs]
     _unique_labels(runs)
+    mixed = _mixed(runs)
+    if mixed and not allow_mixed:
+        raise UsageError(
+            f"{mixed}: their coverage is not like for like; pass --allow-mixed to compare "
+            "them anyway (the page says so)"
+        )
     out = (
         Path(out_dir) if out_dir else Path("results") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
     )
@@ -143,6 +174,11 @@ def compare(run_dirs: list[Path], out_dir: Path | None = None) -> Path:
     title = f"{' / '.join(tasks)} · {len(runs)} runs"
     cap = " | ".join(f"{r.label}: " + h.provenance(r.manifest, r.summary["verifier"]) for r in runs)
     body = ""
+    if mixed:
+        body += h.notes([f"Mixed comparison: {mixed}, so no number here is like for like."])
+    body += h.notes(
+        [f"{r.label}: {r.summary['partial']}" for r in runs if r.summary.get("partial")]
+    )
     curves = {r.label: r.coverage for r in runs}
     runs_figure(plots / "coverage_k", curves, "k", "samples per problem k", title, cap)
     body += "<h2>Coverage</h2>" + h.figure(

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.core.fits import FitSummary
+from harness.core.fits import RELIABLE_MIN_PROBLEMS, FitSummary
 from harness.core.manifest import RunManifest
 from harness.report import page as h
 
@@ -24,46 +24,61 @@ def _status_item(statuses: dict[str, int]) -> list[tuple[str, str, str]]:
     return [("verdicts passed", f"{statuses.get('passed', 0) / total:.1%}", rest)]
 
 
-def key_numbers(summary: dict[str, Any], ci: pd.DataFrame, fit: FitSummary | None) -> str:
-    """The cards at the top of the page: size, coverage, fit, how the verdicts ended."""
-    first, last = ci.iloc[0], ci.iloc[-1]
+def _interval(row: pd.Series, problems: int) -> str:
+    if problems < RELIABLE_MIN_PROBLEMS:
+        return f"interval unreliable: {problems} problem(s) (needs {RELIABLE_MIN_PROBLEMS}+)"
+    return f"CI {row['lo']:.3f}–{row['hi']:.3f}"
+
+
+def _fit_items(fit: FitSummary) -> list[tuple[str, str, str]]:
     items = [
-        ("problems", f"{summary['problems']:,}", f"{summary['samples']:,} samples judged"),
+        (
+            "power law a, b",
+            f"{fit.a:.3f}, {fit.b:.3f}",
+            f"b CI {fit.b_ci[0]:.3f}–{fit.b_ci[1]:.3f}",
+        )
+    ]
+    bt = fit.backtest
+    if bt is None:
+        # An extrapolation nobody has checked is no headline: it stays in the table.
+        return items
+    pred = fit.predictions[-1]
+    detail = (
+        f"backtest error {bt.power_law_error:+.3f} (fit on k≤{bt.head_samples}, "
+        f"predict k={bt.target_k})"
+    )
+    if fit.beta_fits:
+        detail += f"; Beta model {pred.beta:.3f}"
+    items.append((f"predicted @{pred.k:,}", f"{pred.power_law:.3f}", detail))
+    return items
+
+
+def key_numbers(summary: dict[str, Any], ci: pd.DataFrame, fit: FitSummary | None) -> str:
+    """The cards at the top of the page: size, coverage, fit, how the verdicts ended.
+
+    Intervals over too few problems are marked unreliable rather than printed; an
+    extrapolated value is a headline only with its backtest error beside it.
+    """
+    first, last = ci.iloc[0], ci.iloc[-1]
+    problems = int(summary["problems"])
+    items = [
+        ("problems", f"{problems:,}", f"{summary['samples']:,} samples judged"),
         ("samples per problem", f"{summary['N']:,}", f"verifier {summary['verifier']}"),
         *_status_item(summary.get("statuses") or {}),
-        ("coverage @1", f"{first['coverage']:.3f}", f"CI {first['lo']:.3f}–{first['hi']:.3f}"),
-        (
-            f"coverage @{int(last['k'])}",
-            f"{last['coverage']:.3f}",
-            f"CI {last['lo']:.3f}–{last['hi']:.3f}",
-        ),
+        ("coverage @1", f"{first['coverage']:.3f}", _interval(first, problems)),
+        (f"coverage @{int(last['k'])}", f"{last['coverage']:.3f}", _interval(last, problems)),
     ]
     if fit is not None:
+        items += _fit_items(fit)
+    cut = summary.get("truncated")
+    if cut and cut["count"]:
         items.append(
             (
-                "power law a, b",
-                f"{fit.a:.3f}, {fit.b:.3f}",
-                f"b CI {fit.b_ci[0]:.3f}–{fit.b_ci[1]:.3f}",
+                "hit --max-tokens",
+                f"{cut['share']:.1%}",
+                f"{cut['count']:,} of {cut['of']:,} samples (finish_reason=length)",
             )
         )
-        pred = fit.predictions[-1]
-        items.append(
-            (
-                f"predicted @{pred.k:,}",
-                f"{pred.power_law:.3f}",
-                f"Beta model {pred.beta:.3f}",
-            )
-        )
-        bt = fit.backtest
-        if bt:
-            items.append(
-                (
-                    "backtest error",
-                    f"{bt.power_law_error:+.4f}",
-                    f"fit on k≤{bt.head_samples}, predict k={bt.target_k}; "
-                    f"Beta {bt.beta_error:+.4f}",
-                )
-            )
     return h.cards(items)
 
 

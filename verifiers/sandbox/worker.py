@@ -41,6 +41,8 @@ _HEADER = struct.Struct(">I")
 _F_SETPIPE_SZ = 1031
 MAX_RESULT = 16 << 20
 START_TIMEOUT_S = 60.0
+START_ATTEMPTS = 3
+START_BACKOFF_S = 1.0
 
 
 def _frame(record: dict[str, Any]) -> bytes:
@@ -150,11 +152,24 @@ class SandboxWorker:
     def start(self) -> None:
         """Start (or restart) the worker and wait until it is warm.
 
+        A worker that does not come up (a busy machine can make it miss its deadline) is
+        tried again after a pause, ``START_ATTEMPTS`` times in all.
+
         Raises:
             SandboxUnavailable: The worker did not come up; the message says why.
         """
-        self.stop()
         self.restarts += 1
+        for attempt in range(START_ATTEMPTS):
+            try:
+                self._start_once()
+                return
+            except SandboxUnavailable as e:
+                if attempt + 1 == START_ATTEMPTS:
+                    raise SandboxUnavailable(f"{e} (tried {START_ATTEMPTS} times)") from None
+                time.sleep(START_BACKOFF_S * 2**attempt)
+
+    def _start_once(self) -> None:
+        self.stop()
         job_r, self._job_w = os.pipe()
         self._res_r, res_w = os.pipe()
         tests_r, self._tests_w = os.pipe()
