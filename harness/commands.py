@@ -61,7 +61,7 @@ def run_generate(cfg: RunConfig) -> Path:
     def on_plan(plan: Plan) -> None:
         root = plan.store.root
         if plan.resumed:
-            present = plan.total - plan.missing
+            present = plan.present
             console.print(
                 f"resuming {root}: {present} of {plan.total} samples present", soft_wrap=True
             )

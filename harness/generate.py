@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness.core.backend import BACKENDS, Backend, BackendConfig, GenRequest, GenResult
@@ -42,6 +42,7 @@ class Plan:
     requests: list[GenRequest]
     store: RunStore
     resumed: bool = False
+    have: dict[str, set[int]] = field(default_factory=dict)
 
     @property
     def missing(self) -> int:
@@ -50,6 +51,12 @@ class Plan:
     @property
     def total(self) -> int:
         return len(self.problems) * self.manifest.n
+
+    @property
+    def present(self) -> int:
+        """Samples of the planned problems (indices below N) already on disk."""
+        n = self.manifest.n
+        return sum(sum(1 for i in self.have.get(p.id, ()) if i < n) for p in self.problems)
 
 
 def _check_writable(path: Path) -> None:
@@ -174,7 +181,7 @@ def make_plan(cfg: RunConfig, store: RunStore | None = None) -> Plan:
     else:
         _check_writable(store.root)
     requests = plan_requests(problems, have, cfg.n, cfg.chunk)
-    return Plan(task, problems, manifest, requests, store, resumed)
+    return Plan(task, problems, manifest, requests, store, resumed, have)
 
 
 def _samples(result_iter: Iterator[GenResult], store: RunStore, progress: ProgressFn | None) -> int:
@@ -236,7 +243,9 @@ def generate(
         with store:
             # Another process may have written since planning: plan again under the lock.
             have = store.sample_indices() if store.exists() else {}
-            plan = replace(plan, requests=plan_requests(plan.problems, have, cfg.n, cfg.chunk))
+            plan = replace(
+                plan, requests=plan_requests(plan.problems, have, cfg.n, cfg.chunk), have=have
+            )
             if on_plan is not None:
                 on_plan(plan)
             manifest = plan.manifest

@@ -42,7 +42,8 @@ def command(app: typer.Typer, *groups: type, name: str | None = None) -> Callabl
             # annotations here), so they are read as they are: no evaluation per command.
             hints = group.__annotations__
             for f in dataclasses.fields(group):
-                default = f.default if f.default is not dataclasses.MISSING else inspect._empty
+                missing = f.default is dataclasses.MISSING
+                default = inspect.Parameter.empty if missing else f.default
                 params.append(
                     inspect.Parameter(
                         f.name,
