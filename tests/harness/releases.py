@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import subprocess
-import sys
 from math import comb
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
 # Two specialists and a generalist: "alpha" solves the even problems (7 of 8 samples
 # right), "beta" the odd ones, "gamma" every problem now and then (2 of 8).
 NAMES = ("alpha_0.2", "beta_1.0", "gamma_0.6")
@@ -76,21 +73,3 @@ def brute_force_mix(n: int, cs: list[list[int]], budget: int) -> tuple[int, ...]
     """The mix of sample counts (summing to at most ``budget``) with the best coverage."""
     mixes = [m for m in itertools.product(range(budget + 1), repeat=len(cs)) if sum(m) <= budget]
     return max(mixes, key=lambda m: exact_coverage(n, cs, m))
-
-
-def harness(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "harness", *map(str, args)],
-        cwd=cwd,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(cwd), "COLUMNS": "100"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
-def one_error(proc: subprocess.CompletedProcess[str]) -> str:
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    lines = [x for x in proc.stderr.splitlines() if x.strip()]
-    assert len(lines) == 1 and lines[0].startswith("harness: error: "), proc.stderr
-    return lines[0]

@@ -10,13 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from cli_runs import harness, one_error
 from releases import (
     NAMES,
     RUNS,
     brute_force_mix,
     exact_coverage,
-    harness,
-    one_error,
     random_release,
     specialist_counts,
     specialist_release,

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from releases import NAMES, harness, one_error, specialist_release
+from cli_runs import harness, one_error
+from releases import NAMES, specialist_release
 
 from harness.core.columns import read_token_counts, read_verdict_columns
 from harness.core.errors import UsageError
