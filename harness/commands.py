@@ -281,8 +281,10 @@ def run_import(
             f"{root}: {result.summary['problems']} problems, N={result.summary['N']}, "
             f"coverage@1 {cov.iloc[0]:.3f}, coverage@N {cov.iloc[-1]:.3f}"
         )
-    runs = f"{out_dir}" if len(done.runs) > 1 else str(done.runs[0])
-    console.print(f"analysed; next: harness compare {runs} (or harness report RUN)")
+    if len(done.runs) > 1:
+        console.print(f"analysed; next: harness compare {out_dir} (or harness report RUN)")
+    else:
+        console.print(f"analysed; next: harness report {out_dir}")
 
 
 def run_compare(

@@ -12,16 +12,14 @@ import typer
 
 from harness.cli.flags import (
     AnalyzeFlags,
-    CompareFlags,
-    ImportFlags,
     PartialFlag,
     RunDirArg,
     RunFlags,
     TaskData,
     VerifyFlags,
     command,
-    import_epilog,
 )
+from harness.cli.results_flags import CompareFlags, ImportFlags, import_epilog
 from harness.core.errors import UsageError
 
 app = typer.Typer(

@@ -44,6 +44,7 @@ from harness.ingest.formats import (
     first,
     is_parquet,
     iter_rows,
+    token_counts,
 )
 from harness.ingest.meta import ImportMeta
 
@@ -203,8 +204,19 @@ def _verdict_rows(path: Path, rows: Iterator[tuple[int, dict[str, Any]]], w: Run
                 score=None if score is None else float(score),
             )
         )
-        if isinstance(row.get("text"), str):
-            batch_s.append(Sample(pid, idx, row["text"]))
+        prompt_tokens, completion_tokens = token_counts(row, where)
+        # Token counts are kept (compute accounting) even where the row has no text.
+        if isinstance(row.get("text"), str) or prompt_tokens or completion_tokens:
+            batch_s.append(
+                Sample(
+                    pid,
+                    idx,
+                    str(row.get("text") or ""),
+                    prompt_tokens=prompt_tokens,
+                    completion_tokens=completion_tokens,
+                    finish_reason=str(row.get("finish_reason") or "unknown"),
+                )
+            )
         if len(batch_v) >= 10_000:
             w.add(batch_s, batch_v)
             batch_s, batch_v = [], []

@@ -170,6 +170,24 @@ def first(row: dict[str, Any], keys: tuple[str, ...]) -> Any:
     return next((row[k] for k in keys if row.get(k) is not None), None)
 
 
+def token_counts(row: dict[str, Any], where: str) -> tuple[int, int]:
+    """A row's ``prompt_tokens`` and ``completion_tokens`` (0 where absent).
+
+    Raises:
+        UsageError: a count that is not a whole number >= 0.
+    """
+    out = []
+    for key in ("prompt_tokens", "completion_tokens"):
+        value = row.get(key)
+        if value is None:
+            out.append(0)
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise UsageError(f"{where}: {key!r} must be a whole number >= 0, got {value!r}")
+        out.append(int(value))
+    return out[0], out[1]
+
+
 def as_bool(value: Any, where: str) -> bool:
     if isinstance(value, bool):
         return value

@@ -21,7 +21,7 @@ from harness.core.manifest import check_compatible, new_manifest
 from harness.core.records import Sample
 from harness.core.store import RunStore, iter_json_objects
 from harness.core.task import get_task
-from harness.ingest.formats import ID_FIELDS, TEXT_FIELDS
+from harness.ingest.formats import ID_FIELDS, TEXT_FIELDS, token_counts
 from harness.ingest.meta import ImportMeta
 
 
@@ -160,12 +160,14 @@ def import_samples(
                 skipped += 1
                 continue
             have[pid].add(idx)
+            prompt_tokens, completion_tokens = token_counts(row, f"{path}:{lineno}")
             samples.append(
                 Sample(
                     pid,
                     idx,
                     text,
-                    completion_tokens=int(row.get("completion_tokens") or 0),
+                    prompt_tokens=prompt_tokens,
+                    completion_tokens=completion_tokens,
                     finish_reason=str(row.get("finish_reason") or "unknown"),
                 )
             )

@@ -118,10 +118,17 @@ class AllocationPlan:
     options: AllocationOptions = field(default_factory=AllocationOptions)
 
 
-def _unit(runs: Sequence[AllocRun], asked: str) -> tuple[str, list[float]]:
-    """The cost unit and each run's cost of one sample."""
+def _unit(runs: Sequence[AllocRun], asked: str, notes: list[str]) -> tuple[str, list[float]]:
+    """The cost unit and each run's cost of one sample (a note where stated costs go unused)."""
     stated = {r.manifest.cost_unit for r in runs if r.manifest.cost_per_sample is not None}
     all_stated = len(stated) == 1 and all(r.manifest.cost_per_sample for r in runs)
+    if stated and not all_stated:
+        have = sum(r.manifest.cost_per_sample is not None for r in runs)
+        notes.append(
+            f"{have} of {len(runs)} runs state a cost per sample (units: "
+            f"{', '.join(sorted(map(str, stated)))}); costs are used only when every run "
+            "states one in the same unit."
+        )
     with_flops = all(r.compute_info.get("available") for r in runs)
     if asked == "cost" and not all_stated:
         raise UsageError(
@@ -163,9 +170,11 @@ def _split_labels(runs: Sequence[AllocRun], key: str, order: list[str]) -> list[
 
 
 def _split_hint(runs: Sequence[AllocRun], order: list[str]) -> str | None:
-    """A metadata field of the problems that looks like a train/test split, if any."""
-    problems = RunStore(runs[0].root).read_problems()
-    keys = {k for p in problems for k, v in p.metadata.items() if str(v).lower() in SPLIT_LABELS}
+    """A metadata field that names train or test for every shared problem, if any."""
+    meta = {p.id: p.metadata for p in RunStore(runs[0].root).read_problems()}
+    keys = set(meta.get(order[0], {}))
+    for pid in order:
+        keys = {k for k in keys if str(meta.get(pid, {}).get(k)).lower() in SPLIT_LABELS}
     return min(keys) if keys else None
 
 
@@ -187,19 +196,21 @@ def plan_allocation(runs: Sequence[AllocRun], opts: AllocationOptions) -> Alloca
     """
     opts = opts.check()
     plan = AllocationPlan(options=opts)
-    if len(runs) < 2 or len({r.manifest.task for r in runs}) != 1:
-        plan.why_not = "needs at least two runs of the same task"
-        return plan
     shared = set(runs[0].per_problem["problem_id"])
     for r in runs[1:]:
         shared &= set(r.per_problem["problem_id"])
     order = sorted(shared)
+    if len(runs) < 2 or len({r.manifest.task for r in runs}) != 1:
+        if opts.split_key is not None:  # still checked: a typo should not pass silently
+            _split_labels(runs, opts.split_key, order)
+        plan.why_not = "needs at least two runs of the same task"
+        return plan
     if len(order) < 4:
         plan.why_not = "the runs share fewer than 4 problems"
         return plan
     if len(order) < len(set().union(*(set(r.per_problem["problem_id"]) for r in runs))):
         plan.notes.append(f"Allocated on the {len(order)} problems every run has.")
-    plan.unit, costs = _unit(runs, opts.allocate_by)
+    plan.unit, costs = _unit(runs, opts.allocate_by, plan.notes)
     for r, cost in zip(runs, costs, strict=True):
         pp = r.per_problem.set_index("problem_id").loc[order]
         plan.configs[r.label] = ConfigRun(
@@ -213,6 +224,13 @@ def plan_allocation(runs: Sequence[AllocRun], opts: AllocationOptions) -> Alloca
         plan.budgets = np.asarray(opts.budgets, dtype=np.float64)
     else:
         plan.budgets = _default_budgets(np.asarray(costs), caps, by_samples)
+    over = plan.budgets > (np.asarray(costs) * caps).min() * (1 + 1e-12)
+    if over.any():
+        plan.notes.append(
+            f"At budgets above {(np.asarray(costs) * caps).min():g} some configuration has "
+            "fewer samples per problem than the budget buys: alone it is capped at what it "
+            "has, while the mix can draw on several."
+        )
     if opts.split_key is not None:
         labels = _split_labels(runs, opts.split_key, order)
         try:
@@ -237,12 +255,13 @@ def plan_allocation(runs: Sequence[AllocRun], opts: AllocationOptions) -> Alloca
     return plan
 
 
+# Table cells keep a number and its spread on one line (no-break spaces).
 def _pm(mean: float, std: float) -> str:
-    return f"{mean:.3f}" if not np.isfinite(std) else f"{mean:.3f} ± {std:.3f}"
+    return f"{mean:.3f}" if not np.isfinite(std) else f"{mean:.3f}\u00a0±\u00a0{std:.3f}"
 
 
 def _interval(lo: float, hi: float) -> str:
-    return "–" if not np.isfinite(lo) else f"[{lo:+.3f}, {hi:+.3f}]"
+    return "–" if not np.isfinite(lo) else f"[{lo:+.3f},\u00a0{hi:+.3f}]"
 
 
 def _budget(b: float) -> str:

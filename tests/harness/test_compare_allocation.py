@@ -206,3 +206,11 @@ def test_allocation_by_the_cost_stated_on_import(tmp_path: Path) -> None:
             allocation=AllocationOptions(allocate_by="flops"),
         )
     assert not (tmp_path / "cmp2").exists()
+
+
+def test_any_number_of_lines_look_different() -> None:
+    from harness.report.plots import line_style
+
+    looks = {(s["color"], str(s["ls"]), s["marker"]) for s in map(line_style, range(280))}
+    assert len(looks) == 280
+    assert all(s["color"] != "#000000" for s in map(line_style, range(280)))  # black: the mix

@@ -4,6 +4,7 @@ that say how they were made (model, temperature, label, seed, cost) and keep tok
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -177,7 +178,7 @@ def test_bad_release_writes_nothing(tmp_path: Path, change: object, needle: str)
     release = json.loads(src.read_text())
     change(release)  # type: ignore[operator]
     src.write_text(json.dumps(release))
-    with pytest.raises(UsageError, match=__import__("re").escape(needle)):
+    with pytest.raises(UsageError, match=re.escape(needle)):
         import_file(src, tmp_path / "runs", "toy", "counts")
     assert not (tmp_path / "runs").exists()
 
@@ -228,3 +229,24 @@ def test_import_help_lists_every_format_and_its_fields(tmp_path: Path) -> None:
         assert field in text
     for flag in ("--temperature", "--label", "--seed", "--cost-per-sample", "--name-pattern"):
         assert flag in text
+
+
+def test_token_counts_of_judged_rows_are_kept_without_texts(tmp_path: Path) -> None:
+    rows = [
+        {"problem_id": f"p{i % 3}", "correct": i % 4 == 0, "prompt_tokens": 30 + i % 3,
+         "completion_tokens": 100 + i}
+        for i in range(12)
+    ]  # fmt: skip
+    src = tmp_path / "judged.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    meta = ImportMeta(model="qwen2.5-0.5b", temperature=0.6)
+    done = import_file(src, tmp_path / "run", "toy", meta=meta)
+    assert done.format == "verdicts"
+    tokens = read_token_counts(RunStore(tmp_path / "run").samples_path)
+    assert sorted(tokens.completion_tokens) == list(range(100, 112))
+    assert set(tokens.prompt_tokens) == {30, 31, 32}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({**rows[0], "completion_tokens": -3}) + "\n")
+    with pytest.raises(UsageError, match=r"bad\.jsonl:1: 'completion_tokens' must be"):
+        import_file(bad, tmp_path / "run2", "toy")
+    assert not (tmp_path / "run2").exists()
