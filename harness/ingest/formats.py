@@ -30,7 +30,8 @@ FORMAT_FIELDS = {
     "verdicts": "problem_id, correct, optional sample_index, text, score, answer, class_id, "
     "prompt, reference",
     "counts": "problem_id (or task_id, id), n, c (correct of n), optional prompt_tokens and "
-    "completion_tokens (mean per sample); other columns are kept as problem metadata. Or "
+    "completion_tokens (mean per sample); other columns are kept as problem metadata; "
+    "CSV, JSONL, Parquet or a JSON array. Or "
     "one JSON release: settings (name, runs; optional model, temperature, seed, "
     "cost_per_sample, prompt_tokens, completion_tokens), training_instances and "
     "testing_instances (problem ids), train and test (configuration index or name -> "

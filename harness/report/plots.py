@@ -65,10 +65,10 @@ def line_style(i: int) -> dict[str, Any]:
     }
 
 
-def _legend(ax: Any, entries: int) -> None:
-    """Inside the axes for a few lines, beside them (in columns) for many."""
+def _legend(ax: Any, entries: int, loc: str = "upper left") -> None:
+    """Inside the axes (at ``loc``) for a few lines, beside them (in columns) for many."""
     if entries <= 8:
-        ax.legend(loc="upper left")
+        ax.legend(loc=loc)
     else:
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), ncol=1 + entries // 24)
 
@@ -293,7 +293,7 @@ def allocation_figure(
         ax.set_ylabel("test coverage")
         ax.set_ylim(0, 1.0)
         ax.set_title(title)
-        _legend(ax, len(names) + 2)
+        _legend(ax, len(names) + 2, loc="best")
     return _save(fig, path, caption)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from cli_runs import harness, one_error
+from cli_runs import chromium_console, harness, one_error
 from releases import (
     NAMES,
     RUNS,
@@ -214,3 +214,15 @@ def test_any_number_of_lines_look_different() -> None:
     looks = {(s["color"], str(s["ls"]), s["marker"]) for s in map(line_style, range(280))}
     assert len(looks) == 280
     assert all(s["color"] != "#000000" for s in map(line_style, range(280)))  # black: the mix
+
+
+@pytest.mark.slow
+def test_compare_page_with_the_allocation_renders_in_chromium(imported: Path) -> None:
+    out = imported.parent / "rendered"
+    compare([imported], out, allocation=AllocationOptions(split_seeds=3, budgets=(1, 2, 4, 8)))
+    shot = out / "shot.png"
+    assert chromium_console(out / "compare.html", shot, height=2400) == []
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(shot)[..., :3]
+    assert (pixels < 0.9).any(axis=-1).mean() > 0.02  # text, plots and tables drawn
