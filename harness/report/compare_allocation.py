@@ -268,113 +268,122 @@ def _budget(b: float) -> str:
     return f"{b:g}" if b >= 1e-3 and b < 1e6 else f"{b:.3g}"
 
 
+@dataclass
+class _Shown:
+    """What the section shows of one way of splitting: the table, the curves to plot, the
+    configuration to highlight, and how the numbers were made."""
+
+    table: pd.DataFrame
+    curves: pd.DataFrame
+    highlight: str
+    how: str
+
+
+def _fixed_split(plan: AllocationPlan, out: Path) -> _Shown:
+    """One split named by the problems, with a bootstrap interval over its test problems."""
+    assert plan.split is not None
+    tr, te = plan.split
+    names, opts = list(plan.configs), plan.options
+    table = allocate_split(plan.configs, plan.budgets, tr, te)
+    table = bootstrap_gain(plan.configs, table, te, opts.bootstrap, opts.bootstrap_seed, LEVEL)
+    table.insert(1, "unit", plan.unit)
+    table["split"] = f"metadata {opts.split_key!r}"
+    table.to_csv(out / "osca.csv", index=False)
+    table.to_csv(out / "allocation.csv", index=False)
+    how = (
+        f"Split: the problems' {opts.split_key!r} ({tr.size} training, {te.size} test "
+        f"problems). Gain interval: {LEVEL:.0%} percentile bootstrap over the test problems "
+        f"({opts.bootstrap} resamples, seed {opts.bootstrap_seed}); one split, so it says "
+        "nothing of how the choice varies with the split."
+    )
+    shown = pd.DataFrame(
+        {
+            f"budget ({plan.unit})": [_budget(b) for b in table["budget"]],
+            "mix (chosen on train)": table["mix"],
+            "mix train": table["mix_train"],
+            "mix test": table["mix_test"],
+            "best single (chosen on train)": table["best_single"],
+            "single test": table["single_test"],
+            "gain (test)": table["gain_test"],
+            f"gain {LEVEL:.0%} interval": [
+                _interval(a, b) for a, b in zip(table["gain_lo"], table["gain_hi"], strict=True)
+            ],
+        }
+    )
+    return _Shown(shown, table, names[int(table["best_index"].iloc[-1])], how)
+
+
+def _random_splits(plan: AllocationPlan, out: Path) -> _Shown:
+    """Repeated random splits: the mean and spread of every number, the gain's interval."""
+    names = list(plan.configs)
+    per_split = repeated_splits(plan.configs, plan.budgets, plan.seeds, plan.train_frac)
+    per_split.insert(1, "unit", plan.unit)
+    per_split.to_csv(out / "osca.csv", index=False)
+    summary = summarize_splits(per_split, names, LEVEL)
+    summary.insert(1, "unit", plan.unit)
+    summary.to_csv(out / "allocation.csv", index=False)
+    first = per_split.iloc[0]
+    how = (
+        f"Splits: {len(plan.seeds)} random splits of the problems (seeds {plan.seeds[0]}–"
+        f"{plan.seeds[-1]}, {plan.train_frac:.0%} for training: "
+        f"{int(first['train_problems'])} training, {int(first['test_problems'])} test "
+        "problems). Every number is the mean ± the standard deviation over splits; the "
+        f"gain's {LEVEL:.0%} interval is the corrected resampled t interval (Nadeau and "
+        "Bengio 2003), which allows for the splits sharing problems."
+    )
+
+    def spread(mean: str, std: str) -> list[str]:
+        return [_pm(m, s) for m, s in zip(summary[mean], summary[std], strict=True)]
+
+    shown = pd.DataFrame(
+        {
+            f"budget ({plan.unit})": [_budget(b) for b in summary["budget"]],
+            "mix (mean samples)": summary["mix (mean samples)"],
+            "mix test": spread("mix_test", "mix_test_std"),
+            "best single test": spread("single_test", "single_test_std"),
+            "gain": spread("gain", "gain_std"),
+            f"gain {LEVEL:.0%} interval": [
+                _interval(a, b) for a, b in zip(summary["gain_lo"], summary["gain_hi"], strict=True)
+            ],
+            "splits with a gain": [f"{v:.0%}" for v in summary["gain_positive"]],
+            "best single (most often)": summary["best_single_most_often"],
+        }
+    )
+    curves = summary.copy()
+    curves["mix_lo"] = summary["mix_test"] - summary["mix_test_std"].fillna(0)
+    curves["mix_hi"] = summary["mix_test"] + summary["mix_test_std"].fillna(0)
+    top = per_split[per_split["budget"] == per_split["budget"].max()]
+    return _Shown(shown, curves, names[int(top["best_index"].mode().iloc[0])], how)
+
+
 def allocation_section(plan: AllocationPlan, out: Path, plots: Path, title: str, cap: str) -> str:
-    """The section's HTML; writes ``allocation.csv``, ``osca.csv`` (every split's rows)
-    and ``plots/allocation.png``."""
+    """The section's HTML; writes ``allocation.csv`` (the table), ``osca.csv`` (every
+    split's rows) and ``plots/allocation.png``."""
     from harness.report.plots import allocation_figure
 
     body = "<h2>Allocation across sampling configurations</h2>"
     if plan.why_not:
         return body + h.notes([f"No allocation: {plan.why_not}."])
-    names = list(plan.configs)
-    unit = plan.unit
     method = (
         "The mix is chosen on the training problems: greedy by marginal coverage per unit "
         "cost, then a local search that moves samples between configurations while the "
-        "training coverage rises; coverage is exact (each problem's own n and c, samples "
-        "drawn without replacement). The best single configuration is the one with the "
-        "highest training coverage at the budget. Both are scored on the test problems."
+        "training coverage rises (from the greedy mix and from the best single "
+        "configuration); coverage is exact (each problem's own n and c, samples drawn "
+        "without replacement). The best single configuration is the one with the highest "
+        "training coverage at the budget. Both are scored on the test problems."
     )
-    if plan.split is not None:
-        tr, te = plan.split
-        table = allocate_split(plan.configs, plan.budgets, tr, te)
-        table = bootstrap_gain(
-            plan.configs,
-            table,
-            te,
-            plan.options.bootstrap,
-            plan.options.bootstrap_seed,
-            LEVEL,
-        )
-        table.insert(1, "unit", unit)
-        table["split"] = f"metadata {plan.options.split_key!r}"
-        table.to_csv(out / "osca.csv", index=False)
-        table.to_csv(out / "allocation.csv", index=False)
-        how = (
-            f"Split: the problems' {plan.options.split_key!r} ({tr.size} training, "
-            f"{te.size} test problems). Gain interval: {LEVEL:.0%} percentile bootstrap "
-            f"over the test problems ({plan.options.bootstrap} resamples, seed "
-            f"{plan.options.bootstrap_seed}); one split, so it says nothing of how the "
-            "choice varies with the split."
-        )
-        shown = pd.DataFrame(
-            {
-                f"budget ({unit})": [_budget(b) for b in table["budget"]],
-                "mix (chosen on train)": table["mix"],
-                "mix train": table["mix_train"],
-                "mix test": table["mix_test"],
-                "best single (chosen on train)": table["best_single"],
-                "single test": table["single_test"],
-                "gain (test)": table["gain_test"],
-                f"gain {LEVEL:.0%} interval": [
-                    _interval(a, b) for a, b in zip(table["gain_lo"], table["gain_hi"], strict=True)
-                ],
-            }
-        )
-        curves = table
-        highlight = names[int(table["best_index"].iloc[-1])]
-    else:
-        per_split = repeated_splits(plan.configs, plan.budgets, plan.seeds, plan.train_frac)
-        per_split.insert(1, "unit", unit)
-        per_split.to_csv(out / "osca.csv", index=False)
-        summary = summarize_splits(per_split, names, LEVEL)
-        summary.insert(1, "unit", unit)
-        summary.to_csv(out / "allocation.csv", index=False)
-        first = per_split.iloc[0]
-        how = (
-            f"Splits: {len(plan.seeds)} random splits of the problems (seeds "
-            f"{plan.seeds[0]}–{plan.seeds[-1]}, {plan.train_frac:.0%} for training: "
-            f"{int(first['train_problems'])} training, {int(first['test_problems'])} test "
-            "problems). Every number is the mean ± the standard deviation over splits; the "
-            f"gain's {LEVEL:.0%} interval is the corrected resampled t interval (Nadeau and "
-            "Bengio 2003), which allows for the splits sharing problems."
-        )
-        shown = pd.DataFrame(
-            {
-                f"budget ({unit})": [_budget(b) for b in summary["budget"]],
-                "mix (mean samples)": summary["mix (mean samples)"],
-                "mix test": [
-                    _pm(m, s)
-                    for m, s in zip(summary["mix_test"], summary["mix_test_std"], strict=True)
-                ],
-                "best single test": [
-                    _pm(m, s)
-                    for m, s in zip(summary["single_test"], summary["single_test_std"], strict=True)
-                ],
-                "gain": [
-                    _pm(m, s) for m, s in zip(summary["gain"], summary["gain_std"], strict=True)
-                ],
-                f"gain {LEVEL:.0%} interval": [
-                    _interval(a, b)
-                    for a, b in zip(summary["gain_lo"], summary["gain_hi"], strict=True)
-                ],
-                "splits with a gain": [f"{v:.0%}" for v in summary["gain_positive"]],
-                "best single (most often)": summary["best_single_most_often"],
-            }
-        )
-        curves = summary.copy()
-        top = per_split[per_split["budget"] == per_split["budget"].max()]
-        highlight = names[int(top["best_index"].mode().iloc[0])]
-        curves["mix_lo"] = summary["mix_test"] - summary["mix_test_std"].fillna(0)
-        curves["mix_hi"] = summary["mix_test"] + summary["mix_test_std"].fillna(0)
-    note = "chosen on train" if plan.split is not None else "most often chosen on train"
-    allocation_figure(plots / "allocation", curves, names, highlight, unit, title, cap, note)
-    band = "" if plan.split is not None else " The band: ± one standard deviation over splits."
+    fixed = plan.split is not None
+    shown = _fixed_split(plan, out) if fixed else _random_splits(plan, out)
+    note = "chosen on train" if fixed else "most often chosen on train"
+    names = list(plan.configs)
+    allocation_figure(plots / "allocation", shown.curves, names, shown.highlight, plan.unit,
+                      title, cap, note)  # fmt: skip
+    band = "" if fixed else " The band: ± one standard deviation over splits."
     return (
         body
-        + f"<p>{h.esc(method)}</p><p>{h.esc(how)}</p>"
+        + f"<p>{h.esc(method)}</p><p>{h.esc(shown.how)}</p>"
         + h.notes(plan.notes)
-        + h.table(shown)
+        + h.table(shown.table)
         + h.figure(
             "plots/allocation.png",
             "allocation vs budget",
