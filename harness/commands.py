@@ -270,7 +270,8 @@ def run_import(
         f"{done.problems:,} problems ({done.format} format) into {where}"
     )
     if done.format != "counts" or not analyze:
-        console.print(f"next: harness analyze {out_dir}")
+        each = " (each run in it)" if len(done.runs) > 1 else ""
+        console.print(f"next: harness analyze {out_dir}{each}")
         return
     from harness.analyze import analyze as analyze_run
 
