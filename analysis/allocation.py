@@ -136,6 +136,106 @@ def greedy_mix(tables: list[FloatArray], cost: npt.ArrayLike, budget: float) -> 
         spent += best_step * cost_[best]
 
 
+# exp(-1000) is 0 in double precision: a configuration certain to solve a problem keeps a
+# finite log so that moves can subtract it (-inf - -inf is NaN).
+_LOG_FLOOR = -1000.0
+
+
+def problem_coverage(tables: list[FloatArray], ks: npt.ArrayLike) -> FloatArray:
+    """Per-problem probability that at least one of the mix's samples is correct."""
+    k = np.asarray(ks, dtype=np.int64)
+    total = np.zeros(tables[0].shape[0])
+    for table, kj in zip(tables, k, strict=True):
+        total += table[:, kj]
+    out: FloatArray = -np.expm1(total)
+    return out
+
+
+def _column(
+    tables: list[FloatArray], k: IntArray, shift: int, ok: npt.NDArray[np.bool_]
+) -> FloatArray:
+    """Column ``k_j + shift`` of every table where ``ok``, as a problems x configurations array."""
+    out = np.zeros((tables[0].shape[0], len(tables)))
+    for j in np.flatnonzero(ok):
+        out[:, j] = tables[j][:, k[j] + shift]
+    return out
+
+
+def local_search(
+    tables: list[FloatArray],
+    cost: npt.ArrayLike,
+    budget: float,
+    start: npt.ArrayLike,
+    max_moves: int = 100_000,
+) -> IntArray:
+    """Improve a mix by moving samples between configurations while coverage rises.
+
+    Two kinds of move, for ``d`` = 2^m, ..., 2, 1: add ``d`` samples to a configuration
+    where the budget allows; or take ``d`` samples from one configuration and give
+    another as many as the budget then allows (``d`` for equal costs: a swap). The move
+    with the largest gain in expected coverage over the problems of ``tables`` is made
+    while some move gains more than 1e-12, so the result is never worse than ``start``
+    and no single-sample swap improves it.
+
+    Args:
+        tables: ``log_fail_table`` of each configuration on the training problems.
+        cost: Cost of one sample of each configuration.
+        budget: The most the mix may cost per problem.
+        start: The mix to improve (e.g. ``greedy_mix``'s); must fit the budget.
+    """
+    logs = [np.maximum(t, _LOG_FLOOR) for t in tables]
+    cost_ = np.asarray(cost, dtype=np.float64)
+    caps = np.asarray([t.shape[1] - 1 for t in logs], dtype=np.int64)
+    k = np.array(start, dtype=np.int64)
+    width = len(logs)
+    limit = budget * (1 + 1e-12)
+    others = ~np.eye(width, dtype=bool)
+    sizes = [1 << m for m in range(int(max(caps.max(), 1)).bit_length() - 1, -1, -1)]
+    for _ in range(max_moves):
+        now = _column(logs, k, 0, np.ones(width, dtype=bool))
+        total = now.sum(axis=1)
+        current = float(np.mean(-np.expm1(total)))
+        spent = float(k @ cost_)
+        best_gain, move = 1e-12, (-1, -1, 0, 0)
+        for d in sizes:
+            can_up, can_down = k + d <= caps, k >= d
+            if can_up.any():
+                up = _column(logs, k, d, can_up)
+                add = np.mean(-np.expm1(total[:, None] - now + up), axis=0) - current
+                add[~(can_up & (spent + d * cost_ <= limit))] = -np.inf
+                if add.max() > best_gain:
+                    j = int(np.argmax(add))
+                    best_gain, move = float(add[j]), (-1, j, 0, d)
+            if not can_down.any():
+                continue
+            # Giving back d samples of i pays for `fill[i, j]` samples of j.
+            room = (limit - spent + d * cost_)[:, None] / cost_[None, :]
+            fill = np.minimum(np.floor(room + 1e-9).astype(np.int64), (caps - k)[None, :])
+            ok = can_down[:, None] & others & (fill >= 1)
+            if not ok.any():
+                continue
+            gets = np.stack(
+                [logs[j][:, k[j] + np.where(ok[:, j], fill[:, j], 0)] for j in range(width)],
+                axis=2,
+            )
+            swap = total[:, None, None] - now[:, :, None] - now[:, None, :] + gets
+            swap += _column(logs, k, -d, can_down)[:, :, None]
+            # Entries of moves that are not allowed may exceed 0; they are masked below.
+            gain = np.mean(-np.expm1(np.minimum(swap, 0.0)), axis=0) - current
+            gain[~ok] = -np.inf
+            if gain.max() > best_gain:
+                giver, taker = (int(x) for x in np.unravel_index(int(np.argmax(gain)), gain.shape))
+                best_gain = float(gain[giver, taker])
+                move = (giver, taker, d, int(fill[giver, taker]))
+        giver, taker, give, take = move
+        if taker < 0:
+            break
+        if giver >= 0:
+            k[giver] -= give
+        k[taker] += take
+    return k
+
+
 @dataclass(frozen=True)
 class ConfigRun:
     """One sampling configuration: per-problem counts on the shared problems, cost per sample."""
@@ -145,10 +245,88 @@ class ConfigRun:
     cost: float
 
 
+def mix_text(names: list[str], ks: npt.ArrayLike) -> str:
+    """``a ×3 + b ×1``: the configurations a mix draws from, with their sample counts."""
+    return " + ".join(f"{m} ×{x:g}" for m, x in zip(names, np.asarray(ks), strict=True) if x)
+
+
+def allocate_split(
+    configs: Mapping[str, ConfigRun],
+    budgets: npt.ArrayLike,
+    train: IntArray,
+    test: IntArray,
+) -> pd.DataFrame:
+    """The mix and the best single configuration at each budget, chosen on ``train``.
+
+    The best single configuration is the one with the highest training coverage when
+    the whole budget goes to it (capped at the samples it has). The mix is the better on
+    the training problems of ``local_search`` from ``greedy_mix`` and from that single
+    configuration, so it never trains below either. Both are scored on ``test`` with the
+    exact without-replacement coverage of each problem's own counts.
+
+    Returns:
+        One row per budget: budget, mix, greedy_train, mix_train, mix_test, best_single,
+        single_train, single_test, gain_test, train_problems, test_problems, then
+        ``k:<name>`` (samples of each configuration in the mix), ``test:<name>`` (test
+        coverage of each configuration alone at the budget), and ``best_index`` and
+        ``best_k`` (the best single configuration's position and samples).
+    """
+    names = list(configs)
+    full = [log_fail_table(configs[m].n, configs[m].c) for m in names]
+    tr_tables, te_tables = [t[train] for t in full], [t[test] for t in full]
+    cost = np.asarray([configs[m].cost for m in names], dtype=np.float64)
+    caps = np.asarray([t.shape[1] - 1 for t in full], dtype=np.int64)
+    rows = []
+    for budget in np.asarray(budgets, dtype=np.float64):
+        singles = []
+        for j in range(len(names)):
+            kj = np.zeros(len(names), dtype=np.int64)
+            kj[j] = min(int(budget // cost[j] + 1e-9), caps[j])
+            singles.append((expected_coverage(tr_tables, kj), expected_coverage(te_tables, kj)))
+        best = max(range(len(names)), key=lambda j: singles[j][0])
+        best_k = min(int(budget // cost[best] + 1e-9), int(caps[best]))
+        greedy = greedy_mix(tr_tables, cost, float(budget))
+        # Searched from the greedy mix and from the best single configuration (with
+        # unequal costs the greedy can stop where no swap reaches the single one).
+        alone = np.zeros(len(names), dtype=np.int64)
+        alone[best] = best_k
+        mix = max(
+            (local_search(tr_tables, cost, float(budget), start) for start in (greedy, alone)),
+            key=lambda ks: expected_coverage(tr_tables, ks),
+        )
+        mix_test = expected_coverage(te_tables, mix)
+        row: dict[str, object] = {
+            "budget": float(budget),
+            "mix": mix_text(names, mix),
+            "greedy_train": expected_coverage(tr_tables, greedy),
+            "mix_train": expected_coverage(tr_tables, mix),
+            "mix_test": mix_test,
+            "best_single": f"{names[best]} ×{best_k}",
+            "single_train": singles[best][0],
+            "single_test": singles[best][1],
+            "gain_test": mix_test - singles[best][1],
+            "train_problems": int(train.size),
+            "test_problems": int(test.size),
+        }
+        row |= {f"k:{m}": int(x) for m, x in zip(names, mix, strict=True)}
+        row |= {f"test:{m}": singles[j][1] for j, m in enumerate(names)}
+        row |= {"best_index": best, "best_k": best_k}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def random_split(size: int, seed: int, train: float = 0.5) -> tuple[IntArray, IntArray]:
+    """Train and test problem indices: the first ``round(size * train)`` of a permutation
+    drawn with ``numpy.random.default_rng(seed)``, and the rest (each at least one)."""
+    order = np.random.default_rng(seed).permutation(size).astype(np.int64)
+    cut = max(1, min(size - 1, round(size * train)))
+    return order[:cut], order[cut:]
+
+
 def osca_table(
     configs: Mapping[str, ConfigRun], budgets: npt.ArrayLike, seed: int = 0, train: float = 0.5
 ) -> pd.DataFrame:
-    """Mixed allocation against the best single configuration, trained and scored apart.
+    """Mixed allocation against the best single configuration, on one random split.
 
     Args:
         configs: Name -> counts on the same problems (same order) and cost per sample.
@@ -157,45 +335,13 @@ def osca_table(
         train: Fraction of problems used to choose the allocation.
 
     Returns:
-        One row per budget: the mix (``name ×k`` terms joined by " + "), its train and
-        test coverage, the best single configuration (chosen on train), its test coverage,
-        and the gain.
+        ``allocate_split``'s table with a ``split_seed`` column.
     """
-    names = list(configs)
-    size = configs[names[0]].n.size
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(size)
-    cut = max(1, min(size - 1, round(size * train)))
-    tr, te = order[:cut], order[cut:]
-    full = [log_fail_table(configs[m].n, configs[m].c) for m in names]
-    cost = np.asarray([configs[m].cost for m in names])
-    rows = []
-    for budget in np.asarray(budgets, dtype=np.float64):
-        mix = greedy_mix([t[tr] for t in full], cost, float(budget))
-        singles = []
-        for j in range(len(names)):
-            kj = np.zeros(len(names), dtype=np.int64)
-            kj[j] = min(int(budget // cost[j]), full[j].shape[1] - 1)
-            singles.append((expected_coverage([t[tr] for t in full], kj), j, kj))
-        best_train, best_j, best_k = max(singles, key=lambda s: s[0])
-        mix_test = expected_coverage([t[te] for t in full], mix)
-        single_test = expected_coverage([t[te] for t in full], best_k)
-        rows.append(
-            {
-                "budget": float(budget),
-                "mix": " + ".join(f"{m} ×{int(x)}" for m, x in zip(names, mix, strict=True) if x),
-                "mix_train": expected_coverage([t[tr] for t in full], mix),
-                "mix_test": mix_test,
-                "best_single": f"{names[best_j]} ×{int(best_k[best_j])}",
-                "single_train": best_train,
-                "single_test": single_test,
-                "gain_test": mix_test - single_test,
-                "split_seed": seed,
-                "train_problems": int(tr.size),
-                "test_problems": int(te.size),
-            }
-        )
-    return pd.DataFrame(rows)
+    size = next(iter(configs.values())).n.size
+    tr, te = random_split(size, seed, train)
+    table = allocate_split(configs, budgets, tr, te)
+    table["split_seed"] = seed
+    return table
 
 
 # -- across problems -----------------------------------------------------------------

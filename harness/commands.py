@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import (
@@ -20,6 +20,10 @@ from rich.table import Table
 from harness.core.config import RunConfig
 from harness.core.fits import FitSummary
 from harness.core.verifier import Verifier
+from harness.ingest.meta import ImportMeta
+
+if TYPE_CHECKING:
+    from harness.report.compare_allocation import AllocationOptions
 
 console = Console(stderr=True, soft_wrap=True)  # lines (paths) are never broken
 out = Console(soft_wrap=True)
@@ -241,13 +245,18 @@ def run_import(
     out_dir: Path,
     data_file: Path | None,
     options: dict[str, str],
-    model: str,
+    meta: ImportMeta,
     fmt: str,
     append: bool = False,
+    name_pattern: str | None = None,
+    analyze: bool = True,
 ) -> None:
+    """Import a file; a counts import is analysed at once (``analyze``), one line per run."""
     from harness.ingest import import_file
 
-    done = import_file(samples_file, out_dir, task, fmt, data_file, options, model, append)
+    done = import_file(
+        samples_file, out_dir, task, fmt, data_file, options, meta, append, name_pattern
+    )
     if done.correct is None:
         new = "new " if done.skipped else ""
         line = f"imported {done.samples} {new}samples of {done.problems} problems into {out_dir}"
@@ -255,19 +264,40 @@ def run_import(
             line += f" ({done.skipped} already there, skipped)"
         console.print(line)
         return
+    where = f"{len(done.runs)} runs under {out_dir}" if len(done.runs) > 1 else str(out_dir)
     console.print(
         f"imported {done.samples:,} judged samples ({done.correct:,} correct) of "
-        f"{done.problems:,} problems ({done.format} format) into {out_dir}; "
-        f"next: harness analyze {out_dir}"
+        f"{done.problems:,} problems ({done.format} format) into {where}"
     )
+    if done.format != "counts" or not analyze:
+        each = " (each run in it)" if len(done.runs) > 1 else ""
+        console.print(f"next: harness analyze {out_dir}{each}")
+        return
+    from harness.analyze import analyze as analyze_run
+
+    for root in done.runs:
+        result = analyze_run(root)
+        cov = result.coverage["coverage"]
+        out.print(
+            f"{root}: {result.summary['problems']} problems, N={result.summary['N']}, "
+            f"coverage@1 {cov.iloc[0]:.3f}, coverage@N {cov.iloc[-1]:.3f}"
+        )
+    if len(done.runs) > 1:
+        console.print(f"analysed; next: harness compare {out_dir} (or harness report RUN)")
+    else:
+        console.print(f"analysed; next: harness report {out_dir}")
 
 
 def run_compare(
-    run_dirs: list[Path], out_dir: Path | None, partial: bool = False, allow_mixed: bool = False
+    run_dirs: list[Path],
+    out_dir: Path | None,
+    partial: bool = False,
+    allow_mixed: bool = False,
+    allocation: AllocationOptions | None = None,
 ) -> Path:
     from harness.report.compare import compare
 
-    path = compare(run_dirs, out_dir, partial=partial, allow_mixed=allow_mixed)
+    path = compare(run_dirs, out_dir, partial, allow_mixed, allocation)
     _path_line("comparison", path)
     return path
 

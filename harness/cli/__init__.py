@@ -12,8 +12,6 @@ import typer
 
 from harness.cli.flags import (
     AnalyzeFlags,
-    CompareFlags,
-    ImportFlags,
     PartialFlag,
     RunDirArg,
     RunFlags,
@@ -21,6 +19,7 @@ from harness.cli.flags import (
     VerifyFlags,
     command,
 )
+from harness.cli.results_flags import CompareFlags, ImportFlags, import_epilog
 from harness.core.errors import UsageError
 
 app = typer.Typer(
@@ -48,7 +47,7 @@ def generate(flags: RunFlags, data: TaskData) -> None:
     run_generate(flags.config(data))
 
 
-@command(app, ImportFlags, TaskData, name="import")
+@command(app, ImportFlags, TaskData, name="import", epilog=import_epilog())
 def import_(flags: ImportFlags, data: TaskData) -> None:
     """Bring samples made elsewhere into a run directory."""
     from harness.commands import run_import
@@ -59,9 +58,11 @@ def import_(flags: ImportFlags, data: TaskData) -> None:
         flags.out,
         data.data_file,
         data.task_options(),
-        flags.model,
+        flags.meta(),
         flags.fmt,
         flags.append,
+        name_pattern=flags.name_pattern,
+        analyze=flags.analyze,
     )
 
 
@@ -94,7 +95,7 @@ def compare(flags: CompareFlags, partial: PartialFlag) -> None:
     """One HTML page comparing runs: coverage vs k, FLOPs and dollars; fits; allocation."""
     from harness.commands import run_compare
 
-    run_compare(flags.run_dirs, flags.out, partial.partial, flags.allow_mixed)
+    run_compare(flags.run_dirs, flags.out, partial.partial, flags.allow_mixed, flags.allocation())
 
 
 @app.command()

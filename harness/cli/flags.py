@@ -31,9 +31,12 @@ from harness.core.records import SamplingConfig
 F = typing.TypeVar("F", bound=Callable[..., Any])
 
 
-def command(app: typer.Typer, *groups: type, name: str | None = None) -> Callable[[F], F]:
+def command(
+    app: typer.Typer, *groups: type, name: str | None = None, epilog: str | None = None
+) -> Callable[[F], F]:
     """Register ``fn(*group_instances)`` as the typer command ``name`` whose flags are the
-    fields of ``groups`` (in order; typer reads the synthesised signature)."""
+    fields of ``groups`` (in order; typer reads the synthesised signature); ``epilog`` is
+    printed after the flags in its help."""
 
     def wrap(fn: F) -> F:
         params: list[inspect.Parameter] = []
@@ -64,7 +67,7 @@ def command(app: typer.Typer, *groups: type, name: str | None = None) -> Callabl
         runner.__annotations__ = {p.name: p.annotation for p in params}
         runner.__name__ = fn.__name__
         runner.__doc__ = fn.__doc__
-        app.command(name or fn.__name__)(runner)
+        app.command(name or fn.__name__, epilog=epilog)(runner)
         return fn
 
     return wrap
@@ -272,46 +275,5 @@ class PartialFlag:
             "--partial",
             help="Go on when the verdicts cover only part of the run's samples "
             "(every table and page then says 'partial: X of Y').",
-        ),
-    ] = False
-
-
-@dataclass
-class ImportFlags:
-    samples_file: Annotated[
-        Path, typer.Argument(help="The file to import (JSONL or Parquet).", show_default=False)
-    ]
-    task: Annotated[str, _opt("--task", "-t", help="Task name (see `harness tasks`).")]
-    out: Annotated[Path, _opt("--out", "-o", help="Run directory.")]
-    model: Annotated[str, _opt("--model", help="Name of the model that made them.")] = "imported"
-    append: Annotated[
-        bool,
-        _opt(
-            "--append",
-            help="Add lines without a sample_index after the samples the run holds (default:"
-            " a line's index is its place in the file, and samples already there are skipped).",
-        ),
-    ] = False
-    fmt: Annotated[
-        str,
-        _opt(
-            "--format",
-            help="auto | samples (problem_id, text) | monkeys (question, samples, is_corrects;"
-            " Parquet or JSONL) | verdicts (rows with problem_id, correct).",
-        ),
-    ] = "auto"
-
-
-@dataclass
-class CompareFlags:
-    run_dirs: Annotated[list[Path], typer.Argument(help="Analysed run directories.")]
-    out: Annotated[Path | None, _opt("--out", "-o", help="Folder for compare.html and plots/.")] = (
-        None
-    )
-    allow_mixed: Annotated[
-        bool,
-        _opt(
-            "--allow-mixed",
-            help="Compare runs of different tasks or problem sets (labelled as such on the page).",
         ),
     ] = False

@@ -47,6 +47,11 @@ class RunManifest:
     versions: dict[str, str] = field(default_factory=dict)
     source: str = "generated"
     schema_version: int = SCHEMA_VERSION
+    # What an import states about the samples it brings (a generated run knows all of it).
+    label: str | None = None
+    cost_per_sample: float | None = None
+    cost_unit: str | None = None
+    sampling_given: tuple[str, ...] | None = None
 
     def identity(self) -> dict[str, Any]:
         """The fields that define the run: a resume must not change any of them."""
@@ -62,13 +67,37 @@ class RunManifest:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["sampling"] = self.sampling.to_dict()
+        if self.sampling_given is not None:
+            d["sampling_given"] = list(self.sampling_given)
         return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunManifest:
         d = check_fields(cls, data)
         d["sampling"] = SamplingConfig.from_dict(d["sampling"])
+        if d.get("sampling_given") is not None:
+            d["sampling_given"] = tuple(d["sampling_given"])
         return cls(**d)
+
+    def known_sampling(self) -> dict[str, Any]:
+        """The sampling parameters known to have made the samples: all of a generated run's;
+        of an imported run only those stated on import (``--temperature``, ``--seed``)."""
+        values = self.sampling.to_dict()
+        if self.source != "import":
+            return values
+        return {k: values[k] for k in self.sampling_given or () if k in values}
+
+    def temperature_text(self) -> str:
+        """``T=0.8``, or ``T unknown`` for an import that did not state it."""
+        t = self.known_sampling().get("temperature")
+        return "T unknown" if t is None else f"T={t}"
+
+    def display_label(self) -> str:
+        """How pages name the run: its label, else the model and (where known) temperature."""
+        if self.label:
+            return self.label
+        t = self.known_sampling().get("temperature")
+        return self.model if t is None else f"{self.model} T={t}"
 
     def replace(self, **changes: Any) -> RunManifest:
         return dataclasses.replace(self, **changes)

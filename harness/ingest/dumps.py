@@ -25,32 +25,31 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.core.errors import UsageError
 from harness.core.manifest import RunManifest, new_manifest
-from harness.core.records import Problem, Sample, SamplingConfig, Status, Verdict
+from harness.core.records import Problem, Sample, Status, Verdict
 from harness.core.store import JsonlAppender, RunStore
 from harness.ingest.formats import (
     MONKEY_LISTS,
+    PROMPT_KEYS,
+    REFERENCE_KEYS,
     as_bool,
     columns_and_first,
     detect_format,
+    first,
     is_parquet,
     iter_rows,
+    token_counts,
 )
+from harness.ingest.meta import ImportMeta
 
 IMPORTED_VERIFIER = "imported"
-_PROMPT_KEYS = ("question", "prompt", "problem")
-_REFERENCE_KEYS = ("gt_answer", "reference", "answer")
 _ID_KEYS = ("problem_id", "id", "orig_dset_idx", "idx", "task_id", "unique_id")
-
-
-def _first(row: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    return next((row[k] for k in keys if row.get(k) is not None), None)
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ class DumpImport:
     correct: int
 
 
-class _Writer:
+class RunWriter:
     """Problems, samples and verdicts written into a temporary folder, moved in at the end."""
 
     def __init__(self, out: Path) -> None:
@@ -118,7 +117,7 @@ class _Writer:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def _monkey_row(path: Path, number: int, index: int, row: dict[str, Any], w: _Writer) -> None:
+def _monkey_row(path: Path, number: int, index: int, row: dict[str, Any], w: RunWriter) -> None:
     where = f"{path}: row {index + 1}" if is_parquet(path) else f"{path}:{number}"
     if "is_corrects" not in row:
         raise UsageError(f"{where}: missing 'is_corrects' (the per-sample correctness list)")
@@ -128,7 +127,7 @@ def _monkey_row(path: Path, number: int, index: int, row: dict[str, Any], w: _Wr
     texts = row.get("samples")
     if texts is not None and (not isinstance(texts, list) or len(texts) != len(flags)):
         raise UsageError(f"{where}: 'samples' and 'is_corrects' differ in length")
-    pid = _first(row, _ID_KEYS)
+    pid = first(row, _ID_KEYS)
     pid = str(index if pid is None else pid)
     if pid in w.problems:
         raise UsageError(f"{where}: duplicate problem id {pid!r}")
@@ -136,12 +135,12 @@ def _monkey_row(path: Path, number: int, index: int, row: dict[str, Any], w: _Wr
         k: v
         for k, v in row.items()
         if k not in MONKEY_LISTS
-        and k not in _PROMPT_KEYS + _REFERENCE_KEYS
+        and k not in PROMPT_KEYS + REFERENCE_KEYS
         and isinstance(v, str | int | float | bool)
         and not (isinstance(v, str) and len(v) > 200)
     }
-    prompt = _first(row, _PROMPT_KEYS)
-    reference = _first(row, _REFERENCE_KEYS)
+    prompt = first(row, PROMPT_KEYS)
+    reference = first(row, REFERENCE_KEYS)
     w.problems[pid] = Problem(
         pid,
         "" if prompt is None else str(prompt),
@@ -157,7 +156,7 @@ def _monkey_row(path: Path, number: int, index: int, row: dict[str, Any], w: _Wr
     )
 
 
-def _verdict_rows(path: Path, rows: Iterator[tuple[int, dict[str, Any]]], w: _Writer) -> None:
+def _verdict_rows(path: Path, rows: Iterator[tuple[int, dict[str, Any]]], w: RunWriter) -> None:
     seen: dict[str, set[int]] = {}
     batch_s: list[Sample] = []
     batch_v: list[Verdict] = []
@@ -184,7 +183,7 @@ def _verdict_rows(path: Path, rows: Iterator[tuple[int, dict[str, Any]]], w: _Wr
         have.add(idx)
         w.counts[pid] = max(w.counts.get(pid, 0), idx + 1)
         if pid not in w.problems:
-            prompt, reference = _first(row, _PROMPT_KEYS), _first(row, _REFERENCE_KEYS[:2])
+            prompt, reference = first(row, PROMPT_KEYS), first(row, REFERENCE_KEYS[:2])
             w.problems[pid] = Problem(
                 pid,
                 "" if prompt is None else str(prompt),
@@ -205,8 +204,19 @@ def _verdict_rows(path: Path, rows: Iterator[tuple[int, dict[str, Any]]], w: _Wr
                 score=None if score is None else float(score),
             )
         )
-        if isinstance(row.get("text"), str):
-            batch_s.append(Sample(pid, idx, row["text"]))
+        prompt_tokens, completion_tokens = token_counts(row, where)
+        # Token counts are kept (compute accounting) even where the row has no text.
+        if isinstance(row.get("text"), str) or prompt_tokens or completion_tokens:
+            batch_s.append(
+                Sample(
+                    pid,
+                    idx,
+                    str(row.get("text") or ""),
+                    prompt_tokens=prompt_tokens,
+                    completion_tokens=completion_tokens,
+                    finish_reason=str(row.get("finish_reason") or "unknown"),
+                )
+            )
         if len(batch_v) >= 10_000:
             w.add(batch_s, batch_v)
             batch_s, batch_v = [], []
@@ -221,7 +231,7 @@ def import_dump(
     fmt: str = "auto",
     task: str = "imported",
     model: str = "imported",
-    seed: int = 0,
+    meta: ImportMeta | None = None,
 ) -> DumpImport:
     """Turn a ``monkeys`` or ``verdicts`` file into a run directory ready for analysis.
 
@@ -231,7 +241,8 @@ def import_dump(
         fmt: ``monkeys``, ``verdicts`` or ``auto`` (decided from the columns).
         task: Task name recorded in the manifest (a label; problems come from the file).
         model: Name of the model that made the samples (for compute accounting).
-        seed: Sampling seed to record, if known.
+        meta: What else is known of the samples (temperature, seed, label, cost); its
+            model, when set, wins over ``model``.
 
     Raises:
         UsageError: bad file, a required column missing, or ``out`` already a run.
@@ -247,46 +258,65 @@ def import_dump(
         raise UsageError(
             f"{path}: monkeys format needs the column 'is_corrects' (found: {', '.join(cols)})"
         )
-    out = Path(out)
+    stated = (meta or ImportMeta()).with_defaults(ImportMeta(model=model)).check()
+
+    def fill(w: RunWriter) -> None:
+        if kind == "monkeys":
+            for index, (number, row) in enumerate(iter_rows(path)):
+                _monkey_row(path, number, index, row, w)
+        else:
+            _verdict_rows(path, iter_rows(path, batch_rows=4096), w)
+
+    return write_judged_run(Path(out), path, kind, task, stated, fill)
+
+
+def write_judged_run(
+    out: Path,
+    path: Path,
+    kind: str,
+    task: str,
+    meta: ImportMeta,
+    fill: Callable[[RunWriter], None],
+    options: dict[str, Any] | None = None,
+) -> DumpImport:
+    """Make ``out`` a run whose problems, samples and verdicts ``fill`` adds to a writer.
+
+    Nothing is left behind when ``fill`` fails: the files are moved into ``out`` only
+    once it has returned, and ``out`` is removed if this made it.
+
+    Raises:
+        UsageError: ``out`` already holds a run, the file has no samples, or what
+            ``fill`` raises.
+    """
     store = RunStore(out)
     if store.exists():
-        raise UsageError(f"{out} already holds a run; import a dump into a new --out")
+        raise UsageError(f"{out} already holds a run; import into a new --out")
     created = not out.exists()
     try:
-        return _import_into(path, out, kind, task, model, seed)
+        with store:
+            w = RunWriter(out)
+            try:
+                fill(w)
+                if not w.total:
+                    raise UsageError(f"{path}: no samples in file")
+            except BaseException:
+                w.abort()
+                raise
+            problems = list(w.problems.values())
+            manifest = new_manifest(
+                out,
+                task=task,
+                backend="import",
+                n=min(w.counts.values()),
+                problems=problems,
+                verifier=IMPORTED_VERIFIER,
+                task_options={"source": str(path), "format": kind, **(options or {})},
+                source="import",
+                **meta.manifest_fields(),
+            )
+            w.finish(manifest, path, kind)
     except BaseException:
         if created:
             shutil.rmtree(out, ignore_errors=True)
         raise
-
-
-def _import_into(path: Path, out: Path, kind: str, task: str, model: str, seed: int) -> DumpImport:
-    store = RunStore(out)
-    with store:
-        w = _Writer(out)
-        try:
-            if kind == "monkeys":
-                for index, (number, row) in enumerate(iter_rows(path)):
-                    _monkey_row(path, number, index, row, w)
-            else:
-                _verdict_rows(path, iter_rows(path, batch_rows=4096), w)
-            if not w.total:
-                raise UsageError(f"{path}: no samples in file")
-        except BaseException:
-            w.abort()
-            raise
-        problems = list(w.problems.values())
-        manifest = new_manifest(
-            out,
-            task=task,
-            model=model,
-            backend="import",
-            n=min(w.counts.values()),
-            problems=problems,
-            verifier=IMPORTED_VERIFIER,
-            sampling=SamplingConfig(seed=seed),
-            task_options={"source": str(path), "format": kind},
-            source="import",
-        )
-        w.finish(manifest, path, kind)
     return DumpImport(RunStore(out), kind, len(problems), w.total, w.correct)

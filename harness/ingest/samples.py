@@ -18,10 +18,11 @@ from typing import Any
 
 from harness.core.errors import UsageError
 from harness.core.manifest import check_compatible, new_manifest
-from harness.core.records import Sample, SamplingConfig
+from harness.core.records import Sample
 from harness.core.store import RunStore, iter_json_objects
 from harness.core.task import get_task
-from harness.ingest.formats import ID_FIELDS, TEXT_FIELDS
+from harness.ingest.formats import ID_FIELDS, TEXT_FIELDS, token_counts
+from harness.ingest.meta import ImportMeta
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ def import_samples(
     model: str = "imported",
     seed: int = 0,
     append: bool = False,
+    meta: ImportMeta | None = None,
 ) -> ImportResult:
     """Validate ``path`` fully, then add its samples to the run directory ``out``.
 
@@ -77,11 +79,16 @@ def import_samples(
     another text they are refused. With ``append``, lines without an index are added after
     the samples the run holds instead.
 
+    ``seed`` is the task's (generated tasks make their problems from it); ``meta`` says
+    what is known of the samples (model, temperature, seed, label, cost; its model wins
+    over ``model``).
+
     Raises:
         UsageError: a bad line, or a sample that conflicts with one in the run; nothing
             is written then.
     """
     path = Path(path)
+    stated = (meta or ImportMeta()).with_defaults(ImportMeta(model=model)).check()
     t = get_task(task, data_file=data_file, seed=seed, options=task_options)
     problems = t.load()
     by_id = {p.id: p for p in problems}
@@ -89,14 +96,13 @@ def import_samples(
     manifest = new_manifest(
         store.root,
         task=task,
-        model=model,
         backend="import",
         n=0,
         problems=problems,
         verifier=t.default_verifier,
-        sampling=SamplingConfig(seed=seed),
         task_options=t.record(),
         source="import",
+        **stated.manifest_fields(),
     )
     with store:
         present: dict[tuple[str, int], str] = {}
@@ -154,12 +160,14 @@ def import_samples(
                 skipped += 1
                 continue
             have[pid].add(idx)
+            prompt_tokens, completion_tokens = token_counts(row, f"{path}:{lineno}")
             samples.append(
                 Sample(
                     pid,
                     idx,
                     text,
-                    completion_tokens=int(row.get("completion_tokens") or 0),
+                    prompt_tokens=prompt_tokens,
+                    completion_tokens=completion_tokens,
                     finish_reason=str(row.get("finish_reason") or "unknown"),
                 )
             )

@@ -2,9 +2,12 @@
 
 Shows coverage against k, FLOPs and dollars for all runs on shared axes, a table of the
 fits and backtests, coverage at equal FLOPs (which model buys more coverage for the same
-compute), and, for runs of one task on the same problems, the OSCA allocation: the mix of
-sample counts across the runs' configurations that maximises coverage for a budget,
-chosen on half the problems and scored on the other half, against the best single one.
+compute), and, for runs of one task on the same problems, the OSCA allocation
+(``compare_allocation``): the mix of sample counts across the runs' configurations that
+maximises coverage for a budget, chosen on training problems and scored on held-out ones,
+against the best single configuration chosen on the same training problems, over many
+random splits or the split the problems name. What produced the runs is said once per
+page (and once under each figure), not once per run.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from harness.analyze import read_summary
@@ -24,8 +26,11 @@ from harness.core.fits import FitSummary, read_fit
 from harness.core.manifest import RunManifest
 from harness.core.store import RunStore
 from harness.report import page as h
-
-OSCA_SEED = 0
+from harness.report.compare_allocation import (
+    AllocationOptions,
+    allocation_section,
+    plan_allocation,
+)
 
 
 @dataclass
@@ -47,7 +52,7 @@ def _load(root: Path, partial: bool) -> _Run:
     a = store.analysis_dir
     summary = read_summary(store, partial)
     info_path = a / "compute.json"
-    label = f"{manifest.model} T={manifest.sampling.temperature}"
+    label = manifest.display_label()
     return _Run(
         label=label + (" (partial)" if summary.get("partial") else ""),
         root=root,
@@ -95,33 +100,6 @@ def _fits_table(runs: list[_Run]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _osca(runs: list[_Run]) -> tuple[pd.DataFrame | None, str]:
-    """OSCA across runs of one task on the same problems, or (None, why not)."""
-    from analysis.allocation import ConfigRun, osca_table
-
-    tasks = {r.manifest.task for r in runs}
-    if len(runs) < 2 or len(tasks) != 1:
-        return None, "needs at least two runs of the same task"
-    shared = set(runs[0].per_problem["problem_id"])
-    for r in runs[1:]:
-        shared &= set(r.per_problem["problem_id"])
-    if len(shared) < 4:
-        return None, "the runs share fewer than 4 problems"
-    order = sorted(shared)
-    by_flops = all(r.compute_info.get("available") for r in runs)
-    configs = {}
-    for r in runs:
-        pp = r.per_problem.set_index("problem_id").loc[order]
-        cost = float(r.compute_info["flops_per_sample"]) if by_flops else 1.0
-        configs[r.label] = ConfigRun(pp["n"].to_numpy(np.int64), pp["c"].to_numpy(np.int64), cost)
-    costs = np.array([c.cost for c in configs.values()])
-    top = max(c.cost * int(c.n.min()) for c in configs.values())
-    budgets = np.geomspace(costs.min(), top, 7)
-    table = osca_table(configs, budgets, seed=OSCA_SEED)
-    table.insert(1, "unit", "FLOPs per problem" if by_flops else "samples per problem")
-    return table, ""
-
-
 def _mixed(runs: list[_Run]) -> str | None:
     """What makes the runs not like for like (tasks, problem sets), or None."""
     tasks = sorted({r.manifest.task for r in runs})
@@ -134,30 +112,49 @@ def _mixed(runs: list[_Run]) -> str | None:
     return None
 
 
+def run_directories(paths: list[Path]) -> list[Path]:
+    """The run directories named: a folder that holds no run but runs in its subfolders
+    (a release imported with ``harness import --format counts``) stands for those runs.
+
+    Raises:
+        UsageError: a path that is neither a run nor a folder of runs.
+    """
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if RunStore(path).exists() or not path.is_dir():
+            found.append(path)
+            continue
+        inner = sorted(p for p in path.iterdir() if p.is_dir() and RunStore(p).exists())
+        if not inner:
+            raise UsageError(f"{path} holds no run (no manifest.json in it or its subfolders)")
+        found.extend(inner)
+    return found
+
+
 def compare(
     run_dirs: list[Path],
     out_dir: Path | None = None,
     partial: bool = False,
     allow_mixed: bool = False,
+    allocation: AllocationOptions | None = None,
 ) -> Path:
     """Write ``compare.html``, ``plots/`` and CSV tables comparing analysed runs.
 
     Args:
-        run_dirs: Analysed run directories.
+        run_dirs: Analysed run directories (or folders of them).
         out_dir: Where the page goes (default ``results/compare-<time>``).
         partial: Accept runs whose analysis covers only part of their samples (labelled).
         allow_mixed: Accept runs of different tasks or problem sets (labelled on the page).
+        allocation: How the allocation section splits the problems and which budgets.
 
     Raises:
         UsageError: no runs, a run not analysed (or analysed before its latest data), a
-            partial one without ``partial``, or mixed runs without ``allow_mixed``.
+            partial one without ``partial``, mixed runs without ``allow_mixed``, or
+            allocation options the runs do not support; nothing is written then.
     """
-    from analysis.allocation import equal_budget_table
-    from harness.report.plots import runs_figure
-
     if not run_dirs:
         raise UsageError("compare needs at least one run directory")
-    runs = [_load(Path(d), partial) for d in run_dirs]
+    runs = [_load(d, partial) for d in run_directories(run_dirs)]
     _unique_labels(runs)
     mixed = _mixed(runs)
     if mixed and not allow_mixed:
@@ -165,6 +162,7 @@ def compare(
             f"{mixed}: their coverage is not like for like; pass --allow-mixed to compare "
             "them anyway (the page says so)"
         )
+    plan = plan_allocation(runs, allocation or AllocationOptions())
     out = (
         Path(out_dir) if out_dir else Path("results") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
     )
@@ -172,17 +170,50 @@ def compare(
     plots.mkdir(parents=True, exist_ok=True)
     tasks = sorted({r.manifest.task for r in runs})
     title = f"{' / '.join(tasks)} · {len(runs)} runs"
-    cap = " | ".join(f"{r.label}: " + h.provenance(r.manifest, r.summary["verifier"]) for r in runs)
-    body = ""
+    cap = h.shared_provenance([(r.manifest, r.summary["verifier"]) for r in runs])
+    body = f'<p class="prov">What produced these runs: {h.esc(cap)} (each run: the Runs table)</p>'
     if mixed:
         body += h.notes([f"Mixed comparison: {mixed}, so no number here is like for like."])
     body += h.notes(
         [f"{r.label}: {r.summary['partial']}" for r in runs if r.summary.get("partial")]
     )
+    body += _curves_sections(runs, out, plots, title, cap)
+    body += allocation_section(plan, out, plots, title, cap)
+    body += "<h2>Runs</h2>" + h.table(
+        pd.DataFrame(
+            [
+                {
+                    "run": r.label,
+                    "directory": str(r.root),
+                    "task": r.manifest.task,
+                    "model": r.manifest.model,
+                    "temperature": r.manifest.temperature_text(),
+                    "seed": r.manifest.known_sampling().get("seed", "unknown"),
+                    "verifier": r.summary["verifier"],
+                    "source": r.manifest.source,
+                    "created": r.manifest.created,
+                }
+                for r in runs
+            ]
+        )
+    )
+    body += "<h3>Tables (CSV)</h3>" + h.links(sorted(out.glob("*.csv")), out)
+    page = out / "compare.html"
+    page.write_text(
+        h.page(title, "comparison of " + ", ".join(r.label for r in runs), body), encoding="utf-8"
+    )
+    return page
+
+
+def _curves_sections(runs: list[_Run], out: Path, plots: Path, title: str, cap: str) -> str:
+    """Coverage against k, FLOPs and dollars; fits; coverage at equal FLOPs."""
+    from analysis.allocation import equal_budget_table
+    from harness.report.plots import runs_figure
+
     curves = {r.label: r.coverage for r in runs}
     runs_figure(plots / "coverage_k", curves, "k", "samples per problem k", title, cap)
-    body += "<h2>Coverage</h2>" + h.figure(
-        "plots/coverage_k.png", "coverage vs k", "Coverage against samples per problem.", cap
+    body = "<h2>Coverage</h2>" + h.figure(
+        "plots/coverage_k.png", "coverage vs k", "Coverage against samples per problem."
     )
     fits = _fits_table(runs)
     fits.to_csv(out / "fits.csv", index=False)
@@ -196,14 +227,9 @@ def compare(
         )
         body += (
             '<div class="grid2">'
+            + h.figure("plots/coverage_flops.png", "coverage vs FLOPs", "Coverage against FLOPs.")
             + h.figure(
-                "plots/coverage_flops.png", "coverage vs FLOPs", "Coverage against FLOPs.", cap
-            )
-            + h.figure(
-                "plots/coverage_dollars.png",
-                "coverage vs dollars",
-                "Coverage against dollars.",
-                cap,
+                "plots/coverage_dollars.png", "coverage vs dollars", "Coverage against dollars."
             )
             + "</div>"
         )
@@ -219,37 +245,4 @@ def compare(
         eq = equal_budget_table({k: (v["flops"], v["coverage"]) for k, v in with_compute.items()})
         eq.to_csv(out / "equal_flops.csv", index=False)
         body += "<h3>Coverage at equal FLOPs</h3>" + h.table(eq)
-    osca, why = _osca(runs)
-    body += "<h2>Allocation across sampling configurations</h2>"
-    if osca is not None:
-        osca.to_csv(out / "osca.csv", index=False)
-        body += (
-            "<p>Greedy mix of sample counts per configuration (by marginal coverage per "
-            f"unit cost), chosen on a random half of the problems (seed {OSCA_SEED}) and "
-            "scored on the other half, against the best single configuration chosen on "
-            "the same half.</p>" + h.table(osca.drop(columns=["split_seed"]))
-        )
-    else:
-        body += h.notes([f"No OSCA table: {why}."])
-    body += "<h2>Runs</h2>" + h.table(
-        pd.DataFrame(
-            [
-                {
-                    "run": r.label,
-                    "directory": str(r.root),
-                    "task": r.manifest.task,
-                    "model": r.manifest.model,
-                    "seed": r.manifest.sampling.seed,
-                    "verifier": r.summary["verifier"],
-                    "created": r.manifest.created,
-                }
-                for r in runs
-            ]
-        )
-    )
-    body += "<h3>Tables (CSV)</h3>" + h.links(sorted(out.glob("*.csv")), out)
-    page = out / "compare.html"
-    page.write_text(
-        h.page(title, "comparison of " + ", ".join(r.label for r in runs), body), encoding="utf-8"
-    )
-    return page
+    return body

@@ -84,24 +84,24 @@ def key_numbers(summary: dict[str, Any], ci: pd.DataFrame, fit: FitSummary | Non
 
 def title_of(manifest: RunManifest) -> str:
     """The page title: task, model and temperature (or that the samples were imported)."""
+    head = f"{manifest.task} · {manifest.label or manifest.model}"
     if manifest.source == "import":
-        return f"{manifest.task} · {manifest.model} (imported)"
-    return f"{manifest.task} · {manifest.model} · T={manifest.sampling.temperature}"
+        return f"{head} · {manifest.temperature_text()} (imported)"
+    return f"{head} · {manifest.temperature_text()}"
 
 
 def run_facts(manifest: RunManifest, summary: dict[str, Any]) -> list[tuple[str, Any]]:
     """The run's settings and versions, listed at the end of the page."""
-    s = manifest.sampling
+    known = manifest.known_sampling()
     settings = summary.get("settings", {})
-    return [
+    shown = {"T": "temperature", "top_p": "top_p", "min_p": "min_p"}
+    shown |= {"max_tokens": "max_tokens", "seed": "seed"}
+    sampling = ", ".join(f"{name}={known.get(key, 'unknown')}" for name, key in shown.items())
+    facts: list[tuple[str, Any]] = [
         ("task", f"{manifest.task} {json.dumps(manifest.task_options)}"),
         ("model", manifest.model),
         ("backend", manifest.backend),
-        (
-            "sampling",
-            f"T={s.temperature}, top_p={s.top_p}, min_p={s.min_p}, "
-            f"max_tokens={s.max_tokens}, seed={s.seed}",
-        ),
+        ("sampling", sampling),
         ("samples per problem", manifest.n),
         ("problems", manifest.num_problems),
         ("dataset hash", manifest.dataset_hash),
@@ -117,3 +117,8 @@ def run_facts(manifest: RunManifest, summary: dict[str, Any]) -> list[tuple[str,
             ", ".join(f"{k} {v}" for k, v in summary.get("versions", {}).items()),
         ),
     ]
+    if manifest.label:
+        facts.insert(0, ("label", manifest.label))
+    if manifest.cost_per_sample is not None:
+        facts.append(("cost per sample", f"{manifest.cost_per_sample:g} {manifest.cost_unit}"))
+    return facts

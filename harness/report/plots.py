@@ -44,6 +44,35 @@ STYLE: Any = {  # typed Any: matplotlib stubs want literal rc keys
 }
 
 
+# Black stays free for the lines a figure emphasises (the mix of an allocation).
+LINE_COLOURS = PALETTE[:-1]
+LINE_STYLES: list[Any] = ["-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1))]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+
+
+def line_style(i: int) -> dict[str, Any]:
+    """Colour, dash and marker of the i-th of any number of lines: the colour cycles
+    fastest, the dash with each round of colours, the marker with each round of both, so
+    no two of the first 7 x 5 x 8 lines look alike (in greyscale the dash and marker
+    still tell them apart)."""
+    colours, dashes = len(LINE_COLOURS), len(LINE_STYLES)
+    return {
+        "color": LINE_COLOURS[i % colours],
+        "ls": LINE_STYLES[(i // colours) % dashes],
+        "marker": MARKERS[(i // (colours * dashes)) % len(MARKERS)] if i >= colours else None,
+        "ms": 3,
+        "markevery": 0.1,
+    }
+
+
+def _legend(ax: Any, entries: int, loc: str = "upper left") -> None:
+    """Inside the axes (at ``loc``) for a few lines, beside them (in columns) for many."""
+    if entries <= 8:
+        ax.legend(loc=loc)
+    else:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), ncol=1 + entries // 24)
+
+
 def _figure(
     rows: int = 1, heights: Sequence[float] | None = None, size: tuple[float, float] = (6.4, 4.0)
 ) -> tuple[Figure, Any]:
@@ -206,14 +235,65 @@ def runs_figure(
     """Coverage of several runs against a shared axis (k, FLOPs or dollars), log x."""
     fig, ax = _figure()
     with plt.rc_context(STYLE):
-        for label, frame in runs.items():
-            ax.plot(frame[x], frame["coverage"], label=label)
+        for i, (label, frame) in enumerate(runs.items()):
+            ax.plot(frame[x], frame["coverage"], label=label, **line_style(i))
         ax.set_xscale("log")
         ax.set_xlabel(xlabel)
         ax.set_ylim(0, 1.0)
         ax.set_ylabel("coverage")
         ax.set_title(title)
-        ax.legend(loc="upper left")
+        _legend(ax, len(runs))
+    return _save(fig, path, caption)
+
+
+def allocation_figure(
+    path: Path,
+    frame: pd.DataFrame,
+    names: Sequence[str],
+    highlight: str,
+    unit: str,
+    title: str,
+    caption: str,
+    highlight_note: str = "chosen on train",
+) -> Path:
+    """Test coverage against the budget: the mix (with its band where ``mix_lo``/``mix_hi``
+    exist), the single configuration chosen on the training problems at each budget, and
+    every configuration alone (``test:<name>``), ``highlight`` drawn thick.
+
+    Args:
+        frame: One row per budget: budget, mix_test, single_test, test:<name>, ...
+        highlight: The configuration chosen as the best single one (most often, over
+            splits) at the largest budget.
+        unit: The budget's unit (the x label).
+        highlight_note: What the legend says of ``highlight``.
+    """
+    fig, ax = _figure(size=(7.2, 4.4))
+    x = frame["budget"].to_numpy(dtype=float)
+    with plt.rc_context(STYLE):
+        for i, name in enumerate(names):
+            style = line_style(i) | {"lw": 2.4 if name == highlight else 1.0}
+            tag = f" ({highlight_note})" if name == highlight else ""
+            ax.plot(x, frame[f"test:{name}"], label=f"{name}{tag}", alpha=0.9, **style)
+        ax.plot(
+            x,
+            frame["single_test"],
+            color="#444444",
+            ls="--",
+            lw=1.8,
+            marker="s",
+            ms=3.5,
+            label="best single, chosen on train",
+        )
+        if "mix_lo" in frame:
+            ax.fill_between(x, frame["mix_lo"], frame["mix_hi"], color="#000000", alpha=0.12, lw=0)
+        ax.plot(x, frame["mix_test"], color="#000000", lw=2.6, marker="o", ms=4, label="mix")
+        if x.size > 1 and x.max() / max(x.min(), 1e-300) > 16:
+            ax.set_xscale("log")
+        ax.set_xlabel(f"budget ({unit})")
+        ax.set_ylabel("test coverage")
+        ax.set_ylim(0, 1.0)
+        ax.set_title(title)
+        _legend(ax, len(names) + 2, loc="best")
     return _save(fig, path, caption)
 
 

@@ -5,8 +5,6 @@ refused in one line, labelled, or right."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -14,42 +12,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 from analysis_runs import make_run
+from cli_runs import harness, one_error
 
 from analysis.allocation import equal_budget_table
 from harness.analyze import AnalysisSettings, analyze
 from harness.core.columns import read_token_counts
 from harness.core.errors import UsageError
 from harness.core.records import Sample
-from harness.core.store import DuplicateWarning, RunStore
+from harness.core.store import DuplicateWarning
 from harness.report import report
 from harness.report.compare import compare
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTED = ["--backend", "scripted", "--task-opt", "count=3", "-n", "3"]
 FAST = AnalysisSettings(n_boot=50)
-
-
-def harness(
-    *args: str, cwd: Path, pythonpath: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "COLUMNS": "80"}
-    if pythonpath is not None:
-        env["PYTHONPATH"] = str(pythonpath)
-    return subprocess.run(
-        [sys.executable, "-m", "harness", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def one_error(proc: subprocess.CompletedProcess[str]) -> str:
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    lines = [x for x in proc.stderr.splitlines() if x.strip()]
-    assert len(lines) == 1 and lines[0].startswith("harness: error: "), proc.stderr
-    return lines[0]
 
 
 def lines_of(path: Path) -> list[dict[str, object]]:
@@ -333,7 +309,7 @@ def test_compare_refuses_runs_of_different_tasks_or_problems(tmp_path: Path) -> 
     b = make_run(tmp_path / "b", problems=6, n=8, seed=1, extra_verifiers=False)
     for store in (a, b):
         analyze(store.root, settings=FAST)
-    with pytest.raises(UsageError, match="different problem sets.*--allow-mixed"):
+    with pytest.raises(UsageError, match=r"different problem sets.*--allow-mixed"):
         compare([a.root, b.root], tmp_path / "cmp")
     page = compare([a.root, b.root], tmp_path / "cmp", allow_mixed=True).read_text()
     assert "Mixed comparison: the runs are on different problem sets" in page
