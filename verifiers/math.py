@@ -19,7 +19,6 @@ from harness.core.answers import extract_answer
 from harness.core.options import as_dict, option
 from harness.core.records import Problem, Sample, Status, Verdict
 from harness.core.verifier import Verifier
-from verifiers._answer_classes import AnswerJudge
 from verifiers._equivalence import DEFAULT_TIMEOUT_S
 
 
@@ -45,6 +44,10 @@ class MathVerifier(Verifier):
         self.timeout_s: int | None = self.options.timeout or None
 
     def verify(self, problem: Problem, samples: Sequence[Sample]) -> list[Verdict]:
+        # sympy takes seconds to import: only when there is something to judge, so that
+        # checking the options (before a run) stays instant.
+        from verifiers._answer_classes import AnswerJudge
+
         judge = AnswerJudge(problem.reference, self.timeout_s)
         answers = [extract_answer(s.text) for s in samples]
         verdicts = []
