@@ -77,12 +77,18 @@ class RunConfig:
             raise UsageError(f"--max-tokens must be at least 1, got {s.max_tokens}")
 
     def run_dir(self) -> Path:
-        """The run directory: ``out`` or a fresh ``results/<task>-<model>-<timestamp>``."""
+        """The run directory: ``out`` or a fresh ``results/<task>-<model>-<timestamp>[-i]``."""
         if self.out is not None:
             return self.out
         model = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(self.model).name or self.model)
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        return RESULTS / f"{self.task}-{model}-{stamp}"
+        base = RESULTS / f"{self.task}-{model}-{stamp}"
+        # Two runs started in the same second get distinct directories.
+        path, extra = base, 1
+        while path.exists():
+            extra += 1
+            path = base.with_name(f"{base.name}-{extra}")
+        return path
 
 
 def config_of(manifest: RunManifest, root: Path) -> RunConfig:
