@@ -4,8 +4,9 @@ Same prompts (arith problems, token ids from the harness's own prompt builder), 
 ``SamplingParams`` (per-request seeds included, so both sides generate the very same
 tokens) and one engine loaded once for every measurement:
 
-1. raw ``vllm.LLM.generate`` vs the harness driver (``harness.generate.generate``: plan,
-   backend streaming, samples.jsonl appends with fsync per result, progress callback);
+1. raw ``vllm.LLM.generate`` (one ``n=N`` request per problem) vs the harness driver
+   (``harness.generate.generate``: plan, one engine request per sample streamed back as
+   it finishes, a samples.jsonl append per sample, progress callback);
 2. one request with ``SamplingParams(n=N)`` per problem vs the prompt sent N times with
    ``n=1`` (what lm-eval and EvalPlus do). The n=1 copies get seeds ``seed + k``, the
    seeds vLLM gives the k-th sample of an n=N request, so they produce the same tokens.
@@ -26,7 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 from harness.backends.vllm import VLLMBackend
 from harness.core.backend import BackendConfig, GenRequest, GenResult
 from harness.core.config import RunConfig
-from harness.core.records import SamplingConfig
+from harness.core.records import Sample, SamplingConfig
 from tasks.arith import ArithTask
 
 
@@ -71,6 +72,9 @@ class SharedEngine:
     def generate(self, requests: Iterable[GenRequest]) -> Iterator[GenResult]:
         return self.backend.generate(requests)
 
+    def stream(self, requests: Iterable[GenRequest]) -> Iterator[GenResult]:
+        return self.backend.stream(requests)  # what the driver uses: sample by sample
+
     def close(self) -> None:
         pass  # the bench closes the engine at the very end
 
@@ -93,8 +97,8 @@ def harness_generate(backend: VLLMBackend, cfg: RunConfig) -> Tally:
     written = Tally()
     backend.llm.reset_prefix_cache()  # both sides start cold: each pays its own prefill
 
-    def progress(samples: int, tokens: int) -> None:
-        written.tokens += tokens
+    def progress(samples: Sequence[Sample]) -> None:
+        written.tokens += sum(s.completion_tokens for s in samples)
 
     start, cpu = time.perf_counter(), time.process_time()
     generate(cfg, backend=SharedEngine(backend), progress=progress)
