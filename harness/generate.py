@@ -27,6 +27,7 @@ from harness.core.config import RESULTS, RunConfig
 from harness.core.errors import UsageError
 from harness.core.manifest import RunManifest, check_compatible, new_manifest
 from harness.core.options import build
+from harness.core.processes import descendants, stop
 from harness.core.records import Problem, Sample
 from harness.core.store import RunStore
 from harness.core.task import Task, get_task
@@ -280,10 +281,13 @@ def generate(
             log = engine_log_path(store) if quiet and loads else None
             if on_engine is not None:
                 on_engine("starting", log)
+            before = descendants()
             try:
                 stack.enter_context(engine_log(log))
                 backend = _build_backend(cfg, plan)
             except BaseException as e:
+                # An engine that did not finish starting shuts nothing down: its processes.
+                stop(descendants() - before)
                 stack.close()
                 if not existed:
                     keep = not isinstance(e, UsageError | KeyboardInterrupt)

@@ -110,9 +110,20 @@ Stream = Callable[[Iterable[GenRequest]], Iterator[GenResult]]
 
 
 def stream_of(backend: Backend) -> Stream:
-    """The backend's per-sample ``stream`` where it has one, else its ``generate``."""
+    """The backend's per-sample ``stream`` where it has one, else its ``generate``.
+
+    Of the two, the one defined last down the class hierarchy wins: a subclass that
+    overrides ``generate`` alone has changed what its backend yields.
+    """
     stream: Stream | None = getattr(backend, "stream", None)
-    return stream if stream is not None else backend.generate
+    if stream is None:
+        return backend.generate
+    for cls in type(backend).__mro__:
+        if "stream" in vars(cls):
+            break
+        if "generate" in vars(cls):
+            return backend.generate
+    return stream
 
 
 def merge(request: GenRequest, parts: Sequence[GenResult]) -> GenResult:

@@ -88,9 +88,13 @@ class Running:
             time.sleep(poll)
         raise AssertionError(f"no such line within {timeout} s:\n{self.text()}")
 
-    def send(self, sig: int = signal.SIGINT) -> None:
-        """The signal to the whole process group, as a terminal's Ctrl-C sends it."""
-        os.killpg(self.proc.pid, sig)
+    def send(self, sig: int = signal.SIGINT, group: bool = True) -> None:
+        """The signal to the whole process group, as a terminal's Ctrl-C sends it (or to
+        the harness process alone, as ``kill PID`` does)."""
+        if group:
+            os.killpg(self.proc.pid, sig)
+        else:
+            os.kill(self.proc.pid, sig)
 
     def finish(self, timeout: float = 300) -> int:
         code = self.proc.wait(timeout)
