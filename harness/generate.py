@@ -25,6 +25,7 @@ from harness.core.backend import (
 )
 from harness.core.config import RESULTS, RunConfig
 from harness.core.errors import UsageError
+from harness.core.interrupts import Interrupted
 from harness.core.manifest import RunManifest, check_compatible, new_manifest
 from harness.core.options import build
 from harness.core.processes import descendants, stop
@@ -290,7 +291,7 @@ def generate(
                 stop(descendants() - before)
                 stack.close()
                 if not existed:
-                    keep = not isinstance(e, UsageError | KeyboardInterrupt)
+                    keep = not isinstance(e, UsageError | KeyboardInterrupt | Interrupted)
                     _forget_new_run(store, log, keep_log=keep)
                 raise
             if on_engine is not None:
@@ -312,5 +313,13 @@ def generate(
             store.write_manifest(manifest)
             store.write_problems(plan.problems)
             if plan.requests and backend is not None:
-                _samples(stream_of(backend)(iter(plan.requests)), store, progress)
+                results = stream_of(backend)(iter(plan.requests))
+                try:
+                    _samples(results, store, progress)
+                finally:
+                    # Stopped early (Ctrl-C, an error): the backend drops what is still
+                    # running now, while its engine is up, not when the stream is collected.
+                    close = getattr(results, "close", None)
+                    if close is not None:
+                        close()
     return store

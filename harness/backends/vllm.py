@@ -276,7 +276,7 @@ class VLLMBackend:
                 engine_ids += state.engine_ids
                 for eid in state.engine_ids:
                     self._samples.pop(eid, None)
-        if engine_ids:
+        if engine_ids and self.llm is not None:  # after close() there is nothing to drop
             self.llm.llm_engine.abort_request(engine_ids)
 
     @property

@@ -167,7 +167,7 @@ def main() -> None:
     except click.ClickException as e:  # a bad flag: click's own message
         e.show()
         sys.exit(e.exit_code)
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (KeyboardInterrupt, interrupts.Interrupted, click.exceptions.Abort):
         # Stopped before a command could say what it kept (while starting up).
         print("interrupted; run the same command to resume", file=sys.stderr)
         sys.exit(130)

@@ -73,8 +73,9 @@ def _stoppable(watch: _Watch) -> Iterator[None]:
     """
     try:
         yield
-    except (KeyboardInterrupt, Exception) as e:
-        if not isinstance(e, KeyboardInterrupt) and interrupts.received() is None:
+    except (KeyboardInterrupt, interrupts.Interrupted, Exception) as e:
+        stopped = isinstance(e, KeyboardInterrupt | interrupts.Interrupted)
+        if not stopped and interrupts.received() is None:
             raise
         watch.display.line(watch.stopped_line())
         raise SystemExit(130) from None

@@ -25,7 +25,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from harness.core import terminal
+from harness.core import interrupts, terminal
 
 # Seconds between two state lines when the output is not a terminal.
 EVERY_S = float(os.environ.get("HARNESS_PROGRESS_EVERY", "5"))
@@ -178,6 +178,7 @@ def _ticker(every_s: float, tick: Callable[[float], Any]) -> Iterator[None]:
     start = time.monotonic()
 
     def run() -> None:
+        interrupts.block_in_this_thread()
         while not stop.wait(every_s):
             tick(time.monotonic() - start)
 
