@@ -103,19 +103,24 @@ class Display:
         """One line of its own (a stage's summary, a note)."""
         self.console.print(text, highlight=False, soft_wrap=True)
 
+    def _redrawn(self, *columns: Any) -> Progress:
+        # Gone when done (the stage's summary line replaces it). Other writes to stdout and
+        # stderr are left alone: while an engine log is open they belong in it.
+        return Progress(
+            *columns,
+            console=self.console,
+            transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+
     @contextlib.contextmanager
     def spinner(self, label: str) -> Iterator[None]:
         """A stage with no count (engine start, report): a spinner with the time so far,
         or one line now and another every ``every_s`` seconds it lasts."""
         if self.live:
-            progress = Progress(
-                SpinnerColumn(),
-                TextColumn("{task.description}"),
-                TimeElapsedColumn(),
-                console=self.console,
-                transient=True,
-                redirect_stdout=False,
-                redirect_stderr=False,
+            progress = self._redrawn(
+                SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()
             )
             progress.add_task(label, total=None)
             with progress:
@@ -131,16 +136,12 @@ class Display:
         """Show ``bar`` while the block runs; the caller prints the summary line after."""
         bar.start = time.monotonic()
         if self.live:
-            progress = Progress(
+            progress = self._redrawn(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
                 TextColumn("{task.completed:,}/{task.total:,} " + bar.unit),
                 TextColumn("{task.fields[info]}"),
                 TimeElapsedColumn(),
-                console=self.console,
-                transient=True,
-                redirect_stdout=False,
-                redirect_stderr=False,
             )
             task = progress.add_task(bar.label, total=bar.total, info="")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_ray_dispatch import FakeEngine
 
 from harness.backends._dispatch import ReplicaLost, dispatch
 from harness.backends._ray_replica import EnginePump, ReplicaActor
@@ -166,16 +167,8 @@ def test_dispatch_yields_samples_of_a_streaming_handle_and_resends_only_what_was
 # -- the replica's pump and actor with an engine that finishes one sample per step --------
 
 
-class SampleEngine:
+class SampleEngine(FakeEngine):
     """Finishes one sample of each request per step (as vLLM does for n=1 children)."""
-
-    def __init__(self) -> None:
-        self.live: dict[str, list[Any]] = {}
-        self.counter = 0
-        self.aborted: list[str] = []
-
-    def describe(self) -> dict[str, Any]:
-        return {"backend": "samples"}
 
     def submit(self, requests: Sequence[GenRequest]) -> list[str]:
         ids = []
@@ -195,14 +188,6 @@ class SampleEngine:
             if entry[1] == req.n:
                 del self.live[eid]
         return done
-
-    def abort(self, ids: Sequence[str]) -> None:
-        for eid in ids:
-            if self.live.pop(eid, None) is not None:
-                self.aborted.append(eid)
-
-    def close(self) -> None:
-        pass
 
 
 def test_pump_calls_back_per_sample_and_ends_the_request_with_its_last() -> None:
