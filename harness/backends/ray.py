@@ -294,7 +294,7 @@ class RayBackend:
                 key_of.pop(handle, None)
                 raise ReplicaLost(_first_line(e)) from e
             except ray.exceptions.RayTaskError as e:
-                key_of.pop(handle, None)
+                # Still "out": the dispatcher's abandon tells the replica to drop it.
                 if isinstance(e.cause, UsageError):  # e.g. a prompt longer than the model
                     raise e.cause from None
                 raise
@@ -309,7 +309,8 @@ class RayBackend:
                 return
             by_replica: dict[int, list[int]] = {}
             for replica, handle in out:
-                by_replica.setdefault(replica, []).append(key_of.pop(handle)[0])
+                if handle in key_of:
+                    by_replica.setdefault(replica, []).append(key_of.pop(handle)[0])
             for replica, dropped in by_replica.items():
                 self.actors[replica].abort.remote(dropped)
 

@@ -186,7 +186,10 @@ class RunFlags:
                 f"--out {self.out} holds no run (no manifest.json): check the path, or pass "
                 "--task to start a new run there"
             )
-        if self.out.exists() and (not self.out.is_dir() or any(self.out.iterdir())):
+        # A directory holding only the engine log of a start that failed counts as empty.
+        if self.out.exists() and (
+            not self.out.is_dir() or any(p.name != "logs" for p in self.out.iterdir())
+        ):
             raise UsageError(
                 f"--out {self.out} exists and is not a run directory (no manifest.json); "
                 "name a new or empty directory"

@@ -11,6 +11,7 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
 from interrupting import (
     NOTHING_YET,
     Running,
@@ -19,6 +20,8 @@ from interrupting import (
     per_problem,
     whole_lines,
 )
+
+from harness.core.processes import descendants
 
 PROBLEMS, N = 3, 6
 
@@ -35,7 +38,7 @@ def test_interrupted_at_every_stage_then_the_same_command_finishes(tmp_path: Pat
     site = install_slow_verifier(tmp_path / "site")
     out = tmp_path / "run"
     cmd = [
-        "run", "--backend", "scripted", "--backend-opt", "start_s=2", "--backend-opt",
+        "run", "--backend", "scripted", "--backend-opt", "start_s=1", "--backend-opt",
         "sample_s=0.1", "--task-opt", f"count={PROBLEMS}", "-n", str(N), "--verifier", "slow",
         "--out", str(out),
     ]  # fmt: skip
@@ -98,3 +101,45 @@ def test_interrupted_at_every_stage_then_the_same_command_finishes(tmp_path: Pat
     assert per_problem(whole_lines(samples)) == {str(p): list(range(N)) for p in range(PROBLEMS)}
     assert per_problem(whole_lines(verdicts)) == {str(p): list(range(N)) for p in range(PROBLEMS)}
     assert (out / "report.html").exists()
+
+
+@pytest.mark.slow
+def test_stopped_while_the_sandbox_runs_programs_leaves_none_running(tmp_path: Path) -> None:
+    """Ctrl-C while ``unit_tests`` runs samples in bubblewrap: its workers (in sessions of
+    their own, so a terminal's Ctrl-C does not reach them) are stopped by the harness."""
+    out = tmp_path / "run"
+    cmd = ["run", "--backend", "scripted", "--task", "humaneval", "--limit", "40", "-n", "8",
+           "--out", str(out)]  # fmt: skip
+    verdicts = out / "verdicts" / "unit_tests.jsonl"
+    run = Running(cmd, tmp_path)
+    _until_lines(verdicts, 1, run, timeout=300)
+    workers = descendants(run.proc.pid)
+    assert any("bwrap" in _cmdline(p) for p in workers), run.text()
+    run.send()
+    assert run.finish() == 130, run.text()
+    stop = run.stopped()
+    assert number(stop["verdicts"]) == len(whole_lines(verdicts)) < 320
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in workers if _alive(p)], "sandbox processes left running"
+    finished = Running(cmd, tmp_path)
+    assert finished.finish() == 0, finished.text()
+    assert per_problem(whole_lines(verdicts)) == {
+        k: list(range(8)) for k in per_problem(whole_lines(out / "samples.jsonl"))
+    }
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

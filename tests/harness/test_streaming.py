@@ -4,6 +4,9 @@ sample as it arrives, the ray dispatcher and replica with streaming handles."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -17,6 +20,7 @@ from harness.backends._dispatch import ReplicaLost, dispatch
 from harness.backends._ray_replica import EnginePump, ReplicaActor
 from harness.core.backend import Completion, GenRequest, GenResult, gather, merge, stream_of
 from harness.core.config import RunConfig
+from harness.core.interrupts import Interrupted
 from harness.core.records import Problem, Sample, SamplingConfig
 from harness.generate import generate
 
@@ -233,3 +237,47 @@ def test_actor_streams_samples_and_run_returns_the_whole_request(monkeypatch) ->
     assert parts == [(0,), (1,), (2,)]
     assert whole.request.sample_indices == (5, 6) and len(whole.completions) == 2
     assert len(aborted) == 1
+
+
+# -- an engine start that does not finish ------------------------------------------------
+
+
+class StartsThenStops:
+    """A local engine whose start leaves a child process and chatter, then is stopped."""
+
+    name = "starts-then-stops"
+    local_model = True
+    stopped_by: type[BaseException] = Interrupted
+
+    def __init__(self, config: Any) -> None:
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+        StartsThenStops.child = child  # type: ignore[attr-defined]
+        # (pytest swaps sys.stdout for its own object: written at the descriptors here.)
+        os.write(1, b"engine chatter on stdout\n")
+        os.write(2, b"engine chatter on stderr, from C\n")
+        raise self.stopped_by()
+
+
+@pytest.mark.parametrize("stopped_by", [Interrupted, RuntimeError])
+def test_an_engine_start_that_does_not_finish_leaves_no_process_and_no_empty_run(
+    tmp_path: Path, stopped_by: type[BaseException], capfd: pytest.CaptureFixture[str]
+) -> None:
+    from harness.core.backend import BACKENDS
+
+    StartsThenStops.stopped_by = stopped_by
+    BACKENDS.register("starts-then-stops", StartsThenStops)
+    out = tmp_path / "run"
+    cfg = RunConfig(task="arith", model="acme/tiny", backend="starts-then-stops", n=2,
+                    limit=1, out=out, task_options={"count": "1"})  # fmt: skip
+    with pytest.raises(stopped_by):
+        generate(cfg, quiet=True)
+    child = StartsThenStops.child  # type: ignore[attr-defined]
+    assert child.wait(10) is not None  # stopped by the stage, not left running
+    printed = capfd.readouterr()
+    assert "chatter" not in printed.out + printed.err  # it went to the engine log
+    log = out / "logs" / "engine.log"
+    if stopped_by is Interrupted:  # nothing written, nothing kept: no directory
+        assert not out.exists()
+    else:  # a failed start keeps its log (the only trace of why), and nothing else
+        assert sorted(p.name for p in out.iterdir()) == ["logs"]
+        assert "engine chatter on stderr, from C" in log.read_text()
