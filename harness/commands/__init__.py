@@ -180,10 +180,11 @@ def _generate(cfg: RunConfig, verbose: bool, verifier: Verifier | None, watch: _
     stage = contextlib.ExitStack()  # the spinner or bar on screen now
     bar: Bar | None = None
     started = [0.0]
+    missing = [0]
 
     def on_plan(plan: Plan) -> None:
         first = watch.root is None
-        watch.root, watch.total = plan.store.root, plan.total
+        watch.root, watch.total, missing[0] = plan.store.root, plan.total, plan.missing
         rate.solved = _Solved(verifier, plan.problems)
         if plan.resumed:
             rate.solved.verdicts(_known_verdicts(plan.store.root, verifier))
@@ -201,7 +202,6 @@ def _generate(cfg: RunConfig, verbose: bool, verifier: Verifier | None, watch: _
                 f"new run {plan.store.root}: {len(plan.problems):,} problems x "
                 f"{plan.manifest.n:,} samples"
             )
-        watch.total = plan.total
 
     def on_engine(event: str, log: Path | None) -> None:
         nonlocal bar
@@ -212,8 +212,7 @@ def _generate(cfg: RunConfig, verbose: bool, verifier: Verifier | None, watch: _
         stage.close()
         line = f"{cfg.backend} ready in {time.monotonic() - started[0]:.0f} s"
         d.line(line + (f" (engine log: {log})" if log is not None else ""))
-        missing = watch.total - _present(watch.root)
-        bar = Bar("generating", missing, "samples", rate.info)
+        bar = Bar("generating", missing[0], "samples", rate.info)
         stage.enter_context(d.bar(bar))
 
     def progress(batch: Sequence[Sample]) -> None:
@@ -240,12 +239,6 @@ def _generate(cfg: RunConfig, verbose: bool, verifier: Verifier | None, watch: _
     else:
         d.line(f"all {watch.total:,} samples present: nothing to generate")
     return store.root
-
-
-def _present(root: Path | None) -> int:
-    from harness.core.store import RunStore
-
-    return RunStore(root).sample_count() if root is not None and root.exists() else 0
 
 
 def _known_verdicts(root: Path, verifier: Verifier | None) -> list[Verdict]:
