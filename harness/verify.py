@@ -11,18 +11,18 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.core.errors import UsageError
-from harness.core.records import Problem, Sample
+from harness.core.records import Problem, Sample, Verdict
 from harness.core.store import RunStore
 from harness.core.task import TASKS
 from harness.core.verifier import VERIFIERS, Verifier
 
-ProgressFn = Callable[[int], None]
+ProgressFn = Callable[[Sequence[Verdict]], None]  # the verdicts just written
 
 
 def run_verifier(store: RunStore) -> str:
@@ -101,7 +101,7 @@ def verify(
         run: The run directory (or its open store).
         verifier: Verifier name (default: the run's).
         options: Verifier options.
-        progress: Called with the number of verdicts written after each batch.
+        progress: Called with the verdicts of each written batch.
         on_start: Called once with the number of samples still to judge.
         impl: A verifier already built by ``load_verifier`` (it is closed here).
     """
@@ -120,7 +120,7 @@ def verify(
                     out.write_batch(new)
                     written += len(new)
                     if progress is not None:
-                        progress(len(new))
+                        progress(new)
             info = {"verifier": name, **impl.describe()}
             (store.root / "verdicts" / f"{name}.meta.json").write_text(
                 json.dumps(info, indent=2, default=str) + "\n"

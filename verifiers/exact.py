@@ -38,6 +38,7 @@ class ExactNumberVerifier(Verifier):
     description: ClassVar[str] = "final number equals the reference exactly"
     # Answer classes are numbered per problem: see every sample so numbering is stable.
     needs_context: ClassVar[bool] = True
+    live: ClassVar[bool] = True  # a regular expression per sample
 
     def verify(self, problem: Problem, samples: Sequence[Sample]) -> list[Verdict]:
         reference = normalise_number(problem.reference or "")

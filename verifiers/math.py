@@ -38,6 +38,7 @@ class MathVerifier(Verifier):
     needs_context: ClassVar[bool] = True
 
     Options: ClassVar[type] = MathOptions
+    live: ClassVar[bool] = True  # string checks first; math-verify once per distinct answer
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(options)

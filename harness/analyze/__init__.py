@@ -22,7 +22,7 @@ The run store is opened once and handed to every part.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,11 +81,16 @@ def load_truth(store: RunStore, verifier: str) -> VerdictColumns:
     return cols
 
 
+STEPS = ("majority", "coverage", "groups", "fit", "selection", "compute", "summary")
+"""The parts of an analysis, in order, as ``on_step`` reports them."""
+
+
 def analyze(
     run: RunStore | Path | str,
     verifier: str | None = None,
     settings: AnalysisSettings | None = None,
     partial: bool = False,
+    on_step: Callable[[str], None] | None = None,
 ) -> AnalyzeResult:
     """Write every analysis file of a run directory; see the module docstring.
 
@@ -96,6 +101,7 @@ def analyze(
         settings: Bootstrap and fit settings.
         partial: Analyse what is judged when the verdicts cover only part of the run
             (every table and page then says so); by default that is refused.
+        on_step: Told the name of each part (``STEPS``) once it is written.
 
     Raises:
         UsageError: not a run directory, no verdicts to analyse, or verdicts that cover
@@ -129,8 +135,10 @@ def analyze(
             f"(fewest {short['fewest']}): pass@k uses each problem's own n, and the curves "
             f"stop at k={k_max}"
         )
+    done = on_step or (lambda name: None)
     # Written first: the selection table reuses majority.csv when it exists.
     majority_section(store, truth, out)
+    done("majority")
     out.files.append(store.analysis_dir / "coverage.csv")
     coverage.to_csv(out.files[-1], index=False)
 
@@ -138,6 +146,7 @@ def analyze(
     ci = bootstrap_coverage(n, c, ci_ks, n_boot=s.n_boot, seed=s.seed, level=s.level)
     out.files.append(store.analysis_dir / "coverage_ci.csv")
     ci.frame().to_csv(out.files[-1], index=False)
+    done("coverage")
 
     grid = log_spaced_ks(k_max, s.fit_points)
     per_problem = per_problem_rates(n, c, s.level)
@@ -147,9 +156,13 @@ def analyze(
     groups_section(store, truth, n, c, grid, per_problem, out)
     out.files.append(store.analysis_dir / "per_problem.csv")
     per_problem.to_csv(out.files[-1], index=False)
+    done("groups")
     fit_section(store, truth, n, c, k_max, s, out)
+    done("fit")
     selection_section(store, name, truth, grid, s, out)
+    done("selection")
     compute_section(store, manifest, truth, coverage, held, s, out)
+    done("compute")
     out.files.append(store.analysis_dir / "early_stopping.csv")
     early_stopping_table(grid, curve, int(n.size)).to_csv(out.files[-1], index=False)
     summary = {
@@ -179,6 +192,7 @@ def analyze(
     }
     out.summary = summary
     out.files.append(write_json(store.analysis_dir / "summary.json", summary))
+    done("summary")
     return out
 
 

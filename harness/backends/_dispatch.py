@@ -2,12 +2,14 @@
 
 ``dispatch`` is the scheduling half of the ``ray`` backend, written against four small
 callables so it runs without Ray in unit tests: ``submit`` hands a request to a replica
-and returns a handle, ``wait`` blocks until some handles are done, ``collect`` turns a
-done handle into its result, ``abandon`` drops handles nobody will collect. Each replica
+and returns a handle, ``wait`` blocks until some handles have something, ``collect``
+turns such a handle into its next result (all of the request's samples, or, for a
+streaming handle, the samples finished so far: the handle stays out until every sample
+is back), ``abandon`` drops handles nobody will collect. Each replica
 holds at most ``inflight`` samples (and always at least one request), so its engine keeps a
 full batch while the others get their share; every new request goes to the least loaded
-replica. A replica that dies has its unfinished requests sent to the others: their seeds
-come from the request, not the replica, so the samples are the same wherever they ran.
+replica. A replica that dies has the samples it still owed sent to the others: their seeds
+come from the sample, not the replica, so the samples are the same wherever they ran.
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ def dispatch(
         inflight: Samples one replica may hold at once (a bigger request still goes to an
             idle replica).
         submit: ``(replica, request) -> handle``; must not block on the generation.
-        wait: Blocks until at least one of the given handles is done; returns those done.
-        collect: The result of a done handle; raises ``ReplicaLost`` if its replica died.
+        wait: Blocks until at least one of the given handles has a result; returns those.
+        collect: The next result of such a handle (some or all of the request's samples);
+            raises ``ReplicaLost`` if its replica died.
         abandon: Called with the (replica, handle) pairs still out when the consumer stops
             early, so the replicas can drop them.
         on_lost: Told about each replica that died (its requests are re-sent).
@@ -59,7 +62,7 @@ def dispatch(
     alive = set(range(replicas))
     count = [0] * replicas  # requests out per replica
     load = [0] * replicas  # samples out per replica
-    out: dict[H, tuple[int, GenRequest]] = {}
+    out: dict[H, tuple[int, GenRequest]] = {}  # handle -> (replica, samples still owed)
     redo: deque[GenRequest] = deque()
     source = iter(requests)
     held: list[GenRequest] = []  # taken from the source, waiting for room
@@ -87,18 +90,27 @@ def dispatch(
         fill()
         while out:
             for handle in wait(list(out)):
-                i, req = out.pop(handle)
-                count[i] -= 1
-                load[i] -= req.n
+                i, req = out[handle]
                 try:
                     result = collect(handle)
                 except ReplicaLost as e:
+                    del out[handle]
+                    count[i] -= 1
+                    load[i] -= req.n
                     redo.append(req)
                     if i in alive:
                         alive.discard(i)
                         last_loss = e
                         on_lost(i, e)
                     continue
+                got = set(result.request.sample_indices)
+                owed = req.part(x for x in req.sample_indices if x not in got)
+                load[i] -= req.n - owed.n
+                if owed.n:
+                    out[handle] = (i, owed)
+                else:
+                    del out[handle]
+                    count[i] -= 1
                 yield result
             if not alive:
                 raise RuntimeError(f"all {replicas} replica(s) died; the last: {last_loss}")

@@ -4,9 +4,11 @@
 thread: every call into vLLM happens there. Other threads hand it requests through a
 queue; between engine steps the pump takes whatever arrived, adds it to the running batch
 (continuous batching, as ``vllm serve`` does) and calls each request's callback the moment
-the engine finishes it. ``ReplicaActor`` wraps a pump as an asyncio Ray actor: each
-``run(key, request)`` call is one awaiting coroutine, so thousands of requests in flight
-cost no threads. Neither class imports Ray; the driver applies ``ray.remote``.
+the engine finishes one of its samples. ``ReplicaActor`` wraps a pump as an asyncio Ray
+actor: each ``run(key, request)`` call is one awaiting coroutine (the whole request), each
+``stream(key, request)`` call an async generator that hands back every sample as it is
+done, so thousands of requests in flight cost no threads. Neither class imports Ray; the
+driver applies ``ray.remote``.
 """
 
 from __future__ import annotations
@@ -17,13 +19,16 @@ import os
 import queue
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from harness.core.backend import BackendConfig, GenRequest, GenResult
+from harness.core.backend import BackendConfig, GenRequest, GenResult, merge
 
 Done = Callable[[GenResult | None, BaseException | None], None]
-"""Called once per submitted request: (result, None) or (None, error)."""
+"""Called for a submitted request with (result, None) for each group of its samples the
+engine finished (their ``request`` names them), until all are back; or once with
+(None, error), which ends the request."""
 
 
 class RequestAborted(RuntimeError):
@@ -37,7 +42,10 @@ class StepEngine(Protocol):
 
     def submit(self, requests: Sequence[GenRequest]) -> list[str]: ...
 
-    def step(self) -> list[tuple[str, GenResult]]: ...
+    def step(self) -> list[tuple[str, GenResult]]:
+        """(id, result) for the samples finished in this step: a result holds some or all
+        of the request's samples, and the request is done when all are back."""
+        ...
 
     def abort(self, ids: Sequence[str]) -> None: ...
 
@@ -100,7 +108,7 @@ class EnginePump:
             return
         self._ready.set()
         by_id: dict[str, int] = {}  # engine id -> key
-        waiting: dict[int, tuple[str, Done]] = {}  # key -> (engine id, callback)
+        waiting: dict[int, _Waiting] = {}
         try:
             while True:
                 # Sleep on the inbox only when the engine has nothing to do.
@@ -132,7 +140,7 @@ class EnginePump:
         engine: StepEngine,
         runs: list[tuple[Any, ...]],
         by_id: dict[str, int],
-        waiting: dict[int, tuple[str, Done]],
+        waiting: dict[int, _Waiting],
     ) -> None:
         """Add new requests to the engine: all in one call, one by one if that fails,
         so a bad request (prompt too long) fails alone."""
@@ -145,13 +153,13 @@ class EnginePump:
                 except Exception as e:
                     done(None, e)
                 else:
-                    by_id[eid], waiting[key] = key, (eid, done)
+                    by_id[eid], waiting[key] = key, _Waiting(eid, done, request.n)
             return
-        for eid, (key, _, done) in zip(ids, runs, strict=True):
-            by_id[eid], waiting[key] = key, (eid, done)
+        for eid, (key, request, done) in zip(ids, runs, strict=True):
+            by_id[eid], waiting[key] = key, _Waiting(eid, done, request.n)
 
     def _advance(
-        self, engine: StepEngine, by_id: dict[str, int], waiting: dict[int, tuple[str, Done]]
+        self, engine: StepEngine, by_id: dict[str, int], waiting: dict[int, _Waiting]
     ) -> None:
         """One engine step; a broken engine fails every waiting request."""
         try:
@@ -160,40 +168,42 @@ class EnginePump:
             self._drop(engine, list(waiting), by_id, waiting, e)
             return
         for eid, result in finished:
-            key = by_id.pop(eid, None)
-            if key is not None:
-                _, done = waiting.pop(key)
-                done(result, None)
+            key = by_id.get(eid)
+            if key is None:
+                continue
+            entry = waiting[key]
+            entry.left -= result.request.n
+            if entry.left <= 0:  # its last samples
+                del by_id[eid], waiting[key]
+            entry.done(result, None)
 
     @staticmethod
     def _drop(
         engine: StepEngine,
         keys: Iterable[int],
         by_id: dict[str, int],
-        waiting: dict[int, tuple[str, Done]],
+        waiting: dict[int, _Waiting],
         error: BaseException,
     ) -> None:
         dropped = []
         for key in keys:
             if key in waiting:
-                eid, done = waiting.pop(key)
-                by_id.pop(eid, None)
-                dropped.append(eid)
-                done(None, error)
+                entry = waiting.pop(key)
+                by_id.pop(entry.engine_id, None)
+                dropped.append(entry.engine_id)
+                entry.done(None, error)
         if dropped:
             with contextlib.suppress(Exception):  # a broken engine has nothing to abort
                 engine.abort(dropped)
 
 
-def _settle(
-    future: asyncio.Future[GenResult], result: GenResult | None, error: BaseException | None
-) -> None:
-    if future.done():  # the awaiting call was cancelled
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)  # type: ignore[arg-type]
+@dataclass
+class _Waiting:
+    """A request in the engine: its engine id, its callback, samples not yet returned."""
+
+    engine_id: str
+    done: Done
+    left: int
 
 
 class ReplicaActor:
@@ -228,19 +238,32 @@ class ReplicaActor:
         return self.pump.description
 
     async def run(self, key: int, request: GenRequest) -> GenResult:
-        """Generate ``request``; returns when the engine has finished it."""
+        """Generate ``request``; returns when the engine has finished all its samples."""
+        parts = [part async for part in self.stream(key, request)]
+        return merge(request, parts)
+
+    async def stream(self, key: int, request: GenRequest) -> AsyncIterator[GenResult]:
+        """Generate ``request``; yields its samples as the engine finishes them."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[GenResult] = loop.create_future()
+        arrived: asyncio.Queue[tuple[GenResult | None, BaseException | None]] = asyncio.Queue()
 
         def done(result: GenResult | None, error: BaseException | None) -> None:
-            loop.call_soon_threadsafe(_settle, future, result, error)
+            loop.call_soon_threadsafe(arrived.put_nowait, (result, error))
 
         self.pump.submit(key, request, done)
+        left = request.n
         try:
-            return await future
-        except asyncio.CancelledError:  # ray.cancel: free the engine's slot too
-            self.pump.abort([key])
-            raise
+            while left > 0:
+                result, error = await arrived.get()
+                if error is not None:
+                    left = 0
+                    raise error
+                assert result is not None
+                left -= result.request.n
+                yield result
+        finally:
+            if left > 0:  # cancelled, or the consumer stopped: free the engine's slots too
+                self.pump.abort([key])
 
     async def abort(self, keys: list[int]) -> None:
         """Drop requests the driver no longer wants."""

@@ -1,8 +1,11 @@
 """``openai``: samples from any OpenAI-compatible HTTP server (vLLM, SGLang, TGI, hosted APIs).
 
-One request per ``GenRequest`` with ``n`` set, many requests in flight at once (threads),
-each yielded as soon as it returns. ``/v1/chat/completions`` is used when the chat
-template applies (``--chat``, or by default whenever the problem has chat messages),
+One request per ``GenRequest`` with ``n`` set, many requests in flight at once (threads).
+Where the server streams per-choice token counts (vLLM: ``stream_options`` with
+``continuous_usage_stats``; ``stream=auto`` detects it from ``/models``), each choice is
+read from the server-sent event stream and yielded the moment it finishes; otherwise the
+request is read whole and its choices yielded together. ``/v1/chat/completions`` is used
+when the chat template applies (``--chat``, or by default whenever the problem has chat messages),
 ``/v1/completions`` with the raw prompt otherwise. Transient failures (connection
 errors, 429, 5xx) are retried with exponential backoff; anything else stops the run
 (samples already written stay written, and re-running resumes).
@@ -10,20 +13,24 @@ errors, 429, 5xx) are retried with exponential backoff; anything else stops the 
 Options (``--backend-opt KEY=VALUE``): ``base_url`` (default ``$OPENAI_BASE_URL`` or
 ``http://127.0.0.1:8000/v1``), ``concurrency`` (requests in flight, 8), ``timeout``
 (seconds, 600), ``retries`` (5), ``backoff`` (first retry delay in seconds, 1.0) and
-``max_n`` (the largest ``n`` the server takes in one request; bigger ones are split).
+``max_n`` (the largest ``n`` the server takes in one request; bigger ones are split) and
+``stream`` (auto, true or false: read each choice as it finishes; with ``true`` on a
+server that does not count tokens per choice, a choice's tokens are its streamed chunks).
 The API key comes from ``$OPENAI_API_KEY`` and is never written anywhere.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import queue
 import time
-from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from harness.core.backend import BackendConfig, Completion, GenRequest, GenResult
+from harness.core.backend import BackendConfig, Completion, GenRequest, GenResult, gather
 from harness.core.errors import UsageError
 from harness.core.options import build, option
 
@@ -45,6 +52,11 @@ class OpenAIOptions:
     retries: int = option(5, "retries of a transient failure", min=1)
     backoff: float = option(1.0, "first retry delay in seconds", min=0)
     max_n: int = option(1 << 30, "largest n the server takes in one request", min=1)
+    stream: str = option(
+        "auto",
+        "read each choice as it finishes (auto: where the server counts its tokens)",
+        choices=("auto", "true", "false"),
+    )
 
 
 class OpenAIServerBackend:
@@ -70,9 +82,14 @@ class OpenAIServerBackend:
         if key := os.environ.get("OPENAI_API_KEY"):
             headers["Authorization"] = f"Bearer {key}"
         self.client = httpx.Client(base_url=self.base_url, timeout=timeout, headers=headers)
-        self.server_models = self._check_server()
+        self.server_models, owners = self._check_server()
+        # vLLM counts each streamed choice's tokens (continuous usage stats).
+        self.per_choice_usage = "vllm" in owners
+        self.stream_choices = opts.stream == "true" or (
+            opts.stream == "auto" and self.per_choice_usage
+        )
 
-    def _check_server(self) -> list[str]:
+    def _check_server(self) -> tuple[list[str], set[str]]:
         """Fail fast, in one line, when the server is not there or lacks the model."""
         import httpx
 
@@ -81,14 +98,15 @@ class OpenAIServerBackend:
         except httpx.HTTPError as e:
             raise UsageError(f"backend openai: cannot reach {self.base_url} ({e})") from None
         if resp.status_code != 200:
-            return []  # some servers have no /models; the first request will tell
-        models = [m.get("id", "") for m in resp.json().get("data", [])]
+            return [], set()  # some servers have no /models; the first request will tell
+        data = resp.json().get("data", [])
+        models = [m.get("id", "") for m in data]
         if models and self.config.model not in models:
             raise UsageError(
                 f"backend openai: {self.base_url} serves {', '.join(models)}, "
                 f"not {self.config.model!r} (pass --model with one of those)"
             )
-        return models
+        return models, {str(m.get("owned_by", "")) for m in data}
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -97,6 +115,7 @@ class OpenAIServerBackend:
             "server_models": ",".join(self.server_models),
             "completion_tokens": "per choice when the server reports it, else usage split "
             "by text length",
+            "stream": self.stream_choices,
         }
 
     def uses_chat(self, req: GenRequest) -> bool:
@@ -127,77 +146,177 @@ class OpenAIServerBackend:
             path = "/completions"
         if stop:
             body["stop"] = stop
+        if self.stream_choices:
+            body["stream"] = True
+            usage: dict[str, bool] = {"include_usage": True}
+            if self.per_choice_usage:
+                usage["continuous_usage_stats"] = True
+            body["stream_options"] = usage
         return path, body
 
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _choices(self, path: str, body: dict[str, Any]) -> Iterator[tuple[int, Completion, int]]:
+        """(choice index, completion, prompt tokens) of one request, each as soon as it is
+        finished. Raises ``_Transient`` for what a retry may fix."""
         import httpx
 
+        try:
+            with self.client.stream("POST", path, json=body) as resp:
+                if resp.status_code != 200:
+                    resp.read()
+                    error = f"{self.base_url}{path}: HTTP {resp.status_code}: {resp.text[:300]}"
+                    if resp.status_code in RETRY_STATUS:
+                        raise _Transient(error)
+                    raise ServerError(error)
+                if resp.headers.get("content-type", "").startswith("text/event-stream"):
+                    yield from _read_events(resp.iter_lines(), body["n"])
+                    return
+                resp.read()
+                yield from _read_whole(resp.json(), body["n"])
+        except httpx.TransportError as e:
+            raise _Transient(f"{self.base_url}{path}: {e}") from e
+
+    def _one(self, req: GenRequest, emit: Callable[[GenResult], None]) -> None:
+        """Every sample of ``req``, each passed to ``emit`` as soon as it is finished.
+
+        A transient failure is retried with backoff, for the samples not yet emitted
+        only: the server seeds choice k of a request ``seed + k``, so each retried run of
+        consecutive indices asks with the seed of its first index and gets the same ones.
+        """
+        seed = self.config.sampling.seed
+        todo = list(req.sample_indices)
         delay = self.backoff
         for attempt in range(self.retries + 1):
             try:
-                resp = self.client.post(path, json=body)
-            except httpx.TransportError as e:
+                for run in _runs(todo, self.max_n):
+                    path, body = self._body(req, len(run), run[0])
+                    for k, completion, prompt_tokens in self._choices(path, body):
+                        idx = run[k]
+                        todo.remove(idx)
+                        emit(GenResult(req.part([idx]), [completion], prompt_tokens, seed + idx))
+                return
+            except _Transient as e:
                 if attempt == self.retries:
-                    raise ServerError(f"{self.base_url}{path}: {e}") from e
-            else:
-                if resp.status_code == 200:
-                    data: dict[str, Any] = resp.json()
-                    return data
-                if resp.status_code not in RETRY_STATUS or attempt == self.retries:
-                    raise ServerError(
-                        f"{self.base_url}{path}: HTTP {resp.status_code}: {resp.text[:300]}"
-                    )
+                    raise ServerError(str(e)) from e
             time.sleep(delay)
             delay = min(delay * 2, 30.0)
-        raise AssertionError("unreachable")
 
-    def _one(self, req: GenRequest) -> GenResult:
-        completions: list[Completion] = []
-        prompt_tokens = 0
-        seed = self.config.sampling.seed + req.sample_indices[0]
-        for start in range(0, req.n, self.max_n):
-            n = min(self.max_n, req.n - start)
-            path, body = self._body(req, n, req.sample_indices[0] + start)
-            data = self._post(path, body)
-            choices = sorted(data.get("choices", []), key=lambda c: c.get("index", 0))
-            if len(choices) != n:
-                raise ServerError(f"server returned {len(choices)} choices for n={n}")
-            usage = data.get("usage") or {}
-            prompt_tokens = int(usage.get("prompt_tokens") or 0)
-            texts = [
-                c["message"]["content"] or "" if "message" in c else c.get("text", "")
-                for c in choices
-            ]
-            tokens = _split_tokens(choices, texts, int(usage.get("completion_tokens") or 0))
-            completions += [
-                Completion(t, k, c.get("finish_reason") or "unknown")
-                for t, k, c in zip(texts, tokens, choices, strict=True)
-            ]
-        return GenResult(req, completions, prompt_tokens, seed=seed)
+    def stream(self, requests: Iterable[GenRequest]) -> Iterator[GenResult]:
+        """Keep ``concurrency`` requests in flight; yield each sample as soon as it is done."""
+        todo = (r for r in requests if r.n)
+        # (a sample, None), (None, None) when a request is done, (None, error) if it failed.
+        arrived: queue.SimpleQueue[tuple[GenResult | None, BaseException | None]]
+        arrived = queue.SimpleQueue()
+
+        def work(req: GenRequest) -> None:
+            try:
+                self._one(req, lambda result: arrived.put((result, None)))
+            except BaseException as e:
+                arrived.put((None, e))
+            else:
+                arrived.put((None, None))
+
+        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="openai")
+        running = 0
+        try:
+            while True:
+                while running < self.concurrency and (req := next(todo, None)) is not None:
+                    pool.submit(work, req)
+                    running += 1
+                if not running:
+                    return
+                result, error = arrived.get()
+                if result is not None:
+                    yield result
+                    continue
+                running -= 1
+                if error is not None:  # a request that failed for good stops the run
+                    raise error
+        finally:
+            # Stopped early (an error, Ctrl-C): drop what has not started and do not wait
+            # for the requests in flight (closing the client cuts them off).
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def generate(self, requests: Iterable[GenRequest]) -> Iterator[GenResult]:
-        """Keep ``concurrency`` requests in flight; yield each as soon as it returns."""
-        todo = iter(requests)
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="openai") as pool:
-            running: set[Future[GenResult]] = set()
-            try:
-                while True:
-                    while len(running) < self.concurrency:
-                        req = next(todo, None)
-                        if req is None:
-                            break
-                        running.add(pool.submit(self._one, req))
-                    if not running:
-                        return
-                    done, running = wait(running, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        yield fut.result()
-            finally:
-                for fut in running:
-                    fut.cancel()
+        """Keep ``concurrency`` requests in flight; yield each request when it is done."""
+        return gather(self.stream, requests)
 
     def close(self) -> None:
         self.client.close()
+
+
+class _Transient(RuntimeError):
+    """A failure that a retry may fix (connection error, 429, 5xx)."""
+
+
+def _runs(indices: list[int], max_n: int) -> Iterator[list[int]]:
+    """Runs of consecutive indices, each at most ``max_n`` long."""
+    run: list[int] = []
+    for idx in indices:
+        if run and (idx != run[-1] + 1 or len(run) == max_n):
+            yield run
+            run = []
+        run.append(idx)
+    if run:
+        yield run
+
+
+def _text(choice: dict[str, Any]) -> str:
+    if "message" in choice:
+        return str(choice["message"].get("content") or "")
+    if "delta" in choice:
+        return str(choice["delta"].get("content") or "")
+    return str(choice.get("text") or "")
+
+
+def _read_whole(data: dict[str, Any], n: int) -> Iterator[tuple[int, Completion, int]]:
+    """The choices of a whole (non-streamed) response, in index order."""
+    choices = sorted(data.get("choices", []), key=lambda c: c.get("index", 0))
+    if len(choices) != n:
+        raise ServerError(f"server returned {len(choices)} choices for n={n}")
+    usage = data.get("usage") or {}
+    prompt_tokens = int(usage.get("prompt_tokens") or 0)
+    texts = [_text(c) for c in choices]
+    tokens = _split_tokens(choices, texts, int(usage.get("completion_tokens") or 0))
+    for k, (t, count, c) in enumerate(zip(texts, tokens, choices, strict=True)):
+        yield k, Completion(t, count, c.get("finish_reason") or "unknown"), prompt_tokens
+
+
+def _read_events(lines: Iterator[str], n: int) -> Iterator[tuple[int, Completion, int]]:
+    """The choices of a server-sent event stream, each when its finish_reason arrives.
+
+    A choice's tokens are the server's own count where it streams one per choice
+    (vLLM's continuous usage stats), else the number of chunks that carried it.
+    """
+    texts: dict[int, list[str]] = {}
+    chunks: dict[int, int] = {}
+    counted: dict[int, int] = {}
+    prompt_tokens = 0
+    finished = 0
+    for line in lines:
+        if not line.startswith("data:"):
+            continue
+        payload = line[5:].strip()
+        if payload == "[DONE]":
+            break
+        event = json.loads(payload)
+        if "error" in event:
+            raise ServerError(f"server error in the stream: {str(event['error'])[:300]}")
+        usage = event.get("usage") or {}
+        prompt_tokens = int(usage.get("prompt_tokens") or prompt_tokens)
+        choices = event.get("choices") or []
+        for c in choices:
+            k = int(c.get("index", 0))
+            texts.setdefault(k, []).append(_text(c))
+            chunks[k] = chunks.get(k, 0) + 1
+            if len(choices) == 1 and usage.get("completion_tokens") is not None:
+                counted[k] = int(usage["completion_tokens"])
+            if c.get("finish_reason"):
+                finished += 1
+                tokens = counted.get(k, chunks[k])
+                text = "".join(texts.pop(k))
+                yield k, Completion(text, tokens, str(c["finish_reason"])), prompt_tokens
+    if finished != n:
+        raise _Transient(f"the stream ended with {finished} of {n} choices finished")
 
 
 def _split_tokens(choices: list[dict[str, Any]], texts: list[str], total: int) -> list[int]:

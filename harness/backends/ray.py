@@ -29,7 +29,6 @@ import itertools
 import math
 import os
 import socket
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from typing import Any
@@ -37,9 +36,10 @@ from typing import Any
 from harness.backends._dispatch import ReplicaLost, dispatch
 from harness.backends._ray_replica import ReplicaActor, StepEngine
 from harness.backends.vllm import VLLMOptions, parse_options
-from harness.core.backend import BackendConfig, GenRequest, GenResult
+from harness.core.backend import BackendConfig, GenRequest, GenResult, gather
 from harness.core.errors import UsageError
 from harness.core.options import option
+from harness.core.terminal import notice
 
 
 @dataclass(frozen=True)
@@ -228,10 +228,9 @@ class RayBackend:
             # One coroutine per request in flight, plus ready/abort/shutdown calls.
             max_concurrency=self.inflight + 8,
         )
-        print(
+        notice(
             f"ray: starting {self.replicas} replica(s) on {self.address} "
-            f"({self.num_gpus_per_replica:g} GPU, {self.num_cpus_per_replica:g} CPU each)",
-            file=sys.stderr,
+            f"({self.num_gpus_per_replica:g} GPU, {self.num_cpus_per_replica:g} CPU each)"
         )
         omp = os.environ.get("OMP_NUM_THREADS")
         self.actors = [actor_cls.remote(config, make_engine, omp) for _ in range(self.replicas)]
@@ -268,48 +267,55 @@ class RayBackend:
         facts.update({f"replica.{k}": v for k, v in self.replica_description.items()})
         return facts
 
-    def generate(self, requests: Iterable[GenRequest]) -> Iterator[GenResult]:
-        """Spread the requests over the replicas; yield each result as it arrives."""
+    def stream(self, requests: Iterable[GenRequest]) -> Iterator[GenResult]:
+        """Spread the requests over the replicas; yield each sample as it arrives."""
         ray = self._ray
         keys = itertools.count()
-        key_of: dict[Any, int] = {}
+        key_of: dict[Any, list[int]] = {}  # handle -> [key, samples still to come]
 
         def submit(replica: int, request: GenRequest) -> Any:
             key = next(keys)
-            ref = self.actors[replica].run.remote(key, request)
-            key_of[ref] = key
-            return ref
+            # A streaming call: each sample comes back as the replica's engine finishes it.
+            handle = self.actors[replica].stream.remote(key, request)
+            key_of[handle] = [key, request.n]
+            return handle
 
-        def wait(refs: list[Any]) -> list[Any]:
-            ready, _ = ray.wait(refs, num_returns=1)
+        def wait(handles: list[Any]) -> list[Any]:
+            ready, _ = ray.wait(handles, num_returns=1)
             return list(ready)
 
-        def collect(ref: Any) -> GenResult:
-            key_of.pop(ref, None)
+        def collect(handle: Any) -> GenResult:
             try:
-                result: GenResult = ray.get(ref)
+                result: GenResult = ray.get(next(handle))
+            except StopIteration:
+                key_of.pop(handle, None)
+                raise ReplicaLost("the replica ended a request before all its samples") from None
             except ray.exceptions.RayActorError as e:
+                key_of.pop(handle, None)
                 raise ReplicaLost(_first_line(e)) from e
             except ray.exceptions.RayTaskError as e:
+                # Still "out": the dispatcher's abandon tells the replica to drop it.
                 if isinstance(e.cause, UsageError):  # e.g. a prompt longer than the model
                     raise e.cause from None
                 raise
+            entry = key_of[handle]
+            entry[1] -= result.request.n
+            if entry[1] <= 0:
+                del key_of[handle]
             return result
 
         def abandon(out: list[tuple[int, Any]]) -> None:
             if not self.actors:  # closed already: the replicas are gone
                 return
             by_replica: dict[int, list[int]] = {}
-            for replica, ref in out:
-                by_replica.setdefault(replica, []).append(key_of.pop(ref))
+            for replica, handle in out:
+                if handle in key_of:
+                    by_replica.setdefault(replica, []).append(key_of.pop(handle)[0])
             for replica, dropped in by_replica.items():
                 self.actors[replica].abort.remote(dropped)
 
         def on_lost(replica: int, error: ReplicaLost) -> None:
-            print(
-                f"ray: replica {replica} died ({error}); its requests go to the others",
-                file=sys.stderr,
-            )
+            notice(f"ray: replica {replica} died ({error}); its requests go to the others")
 
         yield from dispatch(
             requests,
@@ -321,6 +327,10 @@ class RayBackend:
             abandon=abandon,
             on_lost=on_lost,
         )
+
+    def generate(self, requests: Iterable[GenRequest]) -> Iterator[GenResult]:
+        """Spread the requests over the replicas; yield each request when it is done."""
+        return gather(self.stream, requests)
 
     def close(self) -> None:
         """Stop the replicas (engines first), then the Ray instance if this backend began it."""

@@ -1,17 +1,19 @@
 """``vllm``: offline generation with an in-process ``vllm.LLM`` engine.
 
-All requests of a ``generate`` call are handed to the engine at once (so it batches
-them as well as ``LLM.generate`` would), and each request's result is yielded as soon
-as all its samples are done, so the driver writes progress while the engine keeps
-working in its own process. One request per chunk of a problem's samples, with
-``SamplingParams(n=chunk)``: the prompt is prefilled once and shared by the samples.
-``submit``/``step``/``abort`` expose the same engine to a loop that keeps feeding it new
-requests while it works (the ``ray`` backend's replicas).
+All requests of a ``stream`` (or ``generate``) call are handed to the engine at once (so
+it batches them as well as ``LLM.generate`` would), and each sample is yielded the
+moment it is finished, so the driver writes it while the engine keeps working in its own
+process. Every sample is an engine request of its own (``n=1``): vLLM fans an
+``n``-request out into exactly such child requests (seed ``seed + k`` for the k-th),
+which share the prompt's KV cache through prefix caching, so this costs no throughput
+and a sample no longer waits for the slowest of its request. ``submit``/``step``/``abort``
+expose the same engine to a loop that keeps feeding it new requests while it works (the
+``ray`` backend's replicas).
 
-Seeding: the engine gets the run seed, and every request gets its own seed derived from
-(seed, problem id) plus the index of its first sample. vLLM seeds the k-th sample of a
-request with ``seed + k``, so sample ``i`` of a problem always uses the same seed, however
-the samples were chunked or resumed: a resumed run reproduces an uninterrupted one.
+Seeding: the engine gets the run seed, and sample ``i`` of a problem gets the seed
+``request_seed(seed, problem id, i)``, the seed vLLM gives the i-th child of an
+``n``-request seeded for (seed, problem id): so sample ``i`` of a problem is the same
+however the samples were chunked or resumed, and the same as before samples streamed.
 On CPU this needs whole-prompt prefill (chunked prefill off, see below);
 ``--backend-opt per_request_seed=false`` falls back to the engine seed alone.
 
@@ -28,10 +30,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.core.backend import BackendConfig, Completion, GenRequest, GenResult
+from harness.core.backend import BackendConfig, Completion, GenRequest, GenResult, gather
 from harness.core.errors import UsageError
 from harness.core.options import build, option
 from harness.core.records import Problem
+from harness.core.terminal import redirected
 
 
 @dataclass(frozen=True)
@@ -86,11 +89,15 @@ class VLLMBackend:
 
         self.config = config
         self.options = parse_options(dict(config.options))
-        # Submitted, unfinished requests by engine id: (request, prompt tokens, seed).
-        self._inflight: dict[str, tuple[GenRequest, int, int | None]] = {}
+        # Submitted requests by key, and what each running engine request answers:
+        # engine id -> (key, sample indices, seed of the problem's sample 0).
+        self._open: dict[str, _Open] = {}
+        self._samples: dict[str, tuple[str, tuple[int, ...], int | None]] = {}
+        self._counter = 0
         self.model_path = resolve_model(config.model)
-        # vLLM's INFO log drowns the progress bar; VLLM_LOGGING_LEVEL=INFO brings it back.
-        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+        # In an engine log vLLM's INFO lines help; on a terminal they drown the progress
+        # (VLLM_LOGGING_LEVEL=INFO brings them back).
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "INFO" if redirected() else "WARNING")
         import torch
         import vllm
 
@@ -149,77 +156,133 @@ class VLLMBackend:
             "max_model_len": self.max_model_len,
             "enforce_eager": self.enforce_eager,
             "chat_template": self.has_chat_template,
-            "seeding": "per-request" if self.per_request_seed else "engine",
+            "seeding": "per-sample" if self.per_request_seed else "engine",
             "chunked_prefill": self.chunked_prefill,
             "kv_cache_gb": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "")
             if self.device == "cpu"
             else self.options.get("kv_cache_gb", ""),
         }
 
-    def generate(self, requests: Iterable[GenRequest]) -> Iterator[GenResult]:
-        """Submit every request at once; yield each result as soon as it is finished."""
+    def stream(self, requests: Iterable[GenRequest]) -> Iterator[GenResult]:
+        """Submit every request at once; yield each sample the moment it is finished.
+
+        A yielded result holds the samples of one request that finished in the same
+        engine step (its ``request`` names only those).
+        """
         reqs = [r for r in requests if r.n > 0]
         if not reqs:
             return
         pending = set(self.submit(reqs))
         try:
             while pending:
-                for rid, result in self.step():
-                    if rid in pending:
-                        pending.discard(rid)
-                        yield result
+                for key, part in self.step():
+                    if key in pending:
+                        if key not in self._open:  # its last sample
+                            pending.discard(key)
+                        yield part
         finally:
             if pending:  # the consumer stopped early (error, Ctrl-C): drop the rest
                 self.abort(list(pending))
+
+    def generate(self, requests: Iterable[GenRequest]) -> Iterator[GenResult]:
+        """Submit every request at once; yield each request when all its samples are done."""
+        return gather(self.stream, requests)
 
     # -- incremental use (an engine loop that takes new requests while it works) ----------
     def submit(self, requests: Sequence[GenRequest]) -> list[str]:
         """Hand requests to the engine without waiting for them.
 
-        Every prompt is checked before any is queued, so a UsageError (prompt too long)
-        leaves the engine as it was.
+        Each sample is its own engine request (``n=1``) seeded for its sample index: the
+        very request vLLM makes of the k-th sample of an ``n``-request (it fans ``n`` out
+        into such children), so nothing changes but that each sample comes back the moment
+        it is done. Every prompt is checked before any is queued, so a UsageError (prompt
+        too long) leaves the engine as it was.
 
         Returns:
-            One id per request, as ``step`` reports them.
+            One key per request, as ``step`` reports its samples.
         """
         reqs = list(requests)
         prompts = [self._prompt_ids(r.problem) for r in reqs]
-        params = [self._params(r) for r in reqs]
-        ids = self.llm.enqueue([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=False)
-        # enqueue returns internal ids "<external id>-<random suffix>"; outputs carry the
-        # external id (LLM's counter, digits only), so key by that.
-        keys = [rid.split("-", 1)[0] for rid in ids]
-        for key, req, prompt, param in zip(keys, reqs, prompts, params, strict=True):
-            self._inflight[key] = (req, len(prompt), param.seed)
+        entries: list[tuple[int, tuple[int, ...], Any]] = []  # (request, indices, params)
+        for i, req in enumerate(reqs):
+            if self.config.sampling.temperature == 0:
+                # Greedy: one completion answers every sample of the request.
+                entries.append((i, req.sample_indices, self._params(req, n=1)))
+            else:
+                entries += [(i, (idx,), self._params(req, idx)) for idx in req.sample_indices]
+        base = [self._seed_base(r) for r in reqs]
+        ids = self.llm.enqueue(
+            [{"prompt_token_ids": prompts[i]} for i, _, _ in entries],
+            [params for _, _, params in entries],
+            use_tqdm=False,
+        )
+        keys = []
+        for req, prompt in zip(reqs, prompts, strict=True):
+            self._counter += 1
+            keys.append(f"r{self._counter}")
+            self._open[keys[-1]] = _Open(req, len(prompt), req.n, set())
+        for rid, (i, indices, _) in zip(ids, entries, strict=True):
+            # enqueue returns internal ids "<external id>-<random suffix>"; outputs carry
+            # the external id (LLM's counter, digits only), so key by that.
+            eid = rid.split("-", 1)[0]
+            self._samples[eid] = (keys[i], indices, base[i])
+            self._open[keys[i]].engine_ids.add(eid)
         return keys
 
     def step(self) -> list[tuple[str, GenResult]]:
-        """Run one engine step; returns (id, result) for each request it finished."""
+        """Run one engine step; returns (key, result) for the samples it finished, one
+        result per request (a request is done when all its samples have been returned)."""
         engine = self.llm.llm_engine
-        if not self._inflight:
+        if not self._samples:
             return []
         if not engine.has_unfinished_requests():
-            n_left = len(self._inflight)
-            self._inflight.clear()
+            n_left = len(self._open)
+            self._samples.clear()
+            self._open.clear()
             raise RuntimeError(f"vLLM engine stopped with {n_left} request(s) unfinished")
-        done = []
+        finished: dict[str, list[tuple[int, Completion]]] = {}
         for out in engine.step():
-            if not out.finished or out.request_id not in self._inflight:
+            if not out.finished or out.request_id not in self._samples:
                 continue
-            req, prompt_tokens, seed = self._inflight.pop(out.request_id)
-            done.append((out.request_id, self._result(req, prompt_tokens, seed, out)))
+            key, indices, base = self._samples.pop(out.request_id)
+            self._open[key].engine_ids.discard(out.request_id)
+            (c,) = out.outputs
+            finished.setdefault(key, []).extend(
+                (idx, _completion(c, None if base is None else base + idx)) for idx in indices
+            )
+        done = []
+        for key, got in finished.items():
+            got.sort()
+            state = self._open[key]
+            state.left -= len(got)
+            if state.left == 0:
+                del self._open[key]
+            part = state.request.part(i for i, _ in got)
+            result = GenResult(
+                request=part,
+                completions=[c for _, c in got],
+                prompt_tokens=state.prompt_tokens,
+                seed=got[0][1].seed,
+            )
+            done.append((key, result))
         return done
 
     def abort(self, ids: Sequence[str]) -> None:
-        """Drop submitted requests that are not finished yet."""
-        known = [i for i in ids if self._inflight.pop(i, None) is not None]
-        if known:
-            self.llm.llm_engine.abort_request(known)
+        """Drop submitted requests (by key) that are not finished yet."""
+        engine_ids: list[str] = []
+        for key in ids:
+            state = self._open.pop(key, None)
+            if state is not None:
+                engine_ids += state.engine_ids
+                for eid in state.engine_ids:
+                    self._samples.pop(eid, None)
+        if engine_ids and self.llm is not None:  # after close() there is nothing to drop
+            self.llm.llm_engine.abort_request(engine_ids)
 
     @property
     def unfinished(self) -> int:
-        """Submitted requests whose results ``step`` has not returned yet."""
-        return len(self._inflight)
+        """Submitted requests whose last sample ``step`` has not returned yet."""
+        return len(self._open)
 
     def close(self) -> None:
         """Shut the engine down and free its memory."""
@@ -262,21 +325,28 @@ class VLLMBackend:
             )
         return list(ids)
 
-    def _params(self, req: GenRequest) -> Any:
+    def _seed_base(self, req: GenRequest) -> int | None:
+        """The seed of the problem's sample 0 (sample i has ``+ i``), or None (engine seed)."""
+        if not self.per_request_seed:
+            return None
+        return request_seed(self.config.sampling.seed, req.problem.id, 0)
+
+    def _params(self, req: GenRequest, index: int | None = None, n: int | None = None) -> Any:
+        """Sampling parameters of ``req`` as one ``n``-request (``index`` None), or of its
+        sample ``index`` alone (``n=1``, seeded for that index)."""
         from vllm import SamplingParams
 
         s = self.config.sampling
         stop = list(s.stop)
         if not self.uses_chat(req.problem):
             stop += [x for x in self.config.completion_stop if x not in stop]
-        seed = (
-            request_seed(s.seed, req.problem.id, req.sample_indices[0])
-            if self.per_request_seed
-            else None
-        )
-        return SamplingParams(
+        base = self._seed_base(req)
+        seed = None if base is None else base + (req.sample_indices[0] if index is None else index)
+        if n is None:
             # vLLM refuses n > 1 for greedy decoding; its n samples are all the same one.
-            n=1 if s.temperature == 0 else req.n,
+            n = 1 if s.temperature == 0 or index is not None else req.n
+        return SamplingParams(
+            n=n,
             temperature=s.temperature,
             top_p=s.top_p,
             min_p=s.min_p,
@@ -285,25 +355,26 @@ class VLLMBackend:
             seed=seed,
         )
 
-    def _result(self, req: GenRequest, prompt_tokens: int, seed: int | None, out: Any) -> GenResult:
-        outputs = sorted(out.outputs, key=lambda c: c.index)
-        if len(outputs) == 1 and self.config.sampling.temperature == 0:
-            outputs = outputs * req.n  # greedy: every sample is the one greedy completion
-        if len(outputs) != req.n:
-            raise RuntimeError(f"vLLM returned {len(outputs)} samples for a request of {req.n}")
-        completions = [
-            Completion(
-                text=c.text,
-                completion_tokens=len(c.token_ids),
-                finish_reason=c.finish_reason or "unknown",
-                # vLLM seeds the k-th sample of a request with seed + k.
-                seed=None if seed is None else seed + k,
-            )
-            for k, c in enumerate(outputs)
-        ]
-        return GenResult(
-            request=req, completions=completions, prompt_tokens=prompt_tokens, seed=seed
-        )
+
+@dataclass
+class _Open:
+    """A submitted request whose samples are not all back: what it asked, how many are
+    left, the engine requests still running for it."""
+
+    request: GenRequest
+    prompt_tokens: int
+    left: int
+    engine_ids: set[str]
+
+
+def _completion(output: Any, seed: int | None) -> Completion:
+    """One vLLM ``CompletionOutput`` as a sample: every per-sample fact is read here."""
+    return Completion(
+        text=output.text,
+        completion_tokens=len(output.token_ids),
+        finish_reason=output.finish_reason or "unknown",
+        seed=seed,
+    )
 
 
 def _make_llm(kwargs: dict[str, Any], name: str) -> Any:

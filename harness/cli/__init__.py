@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import sys
 import warnings
+from pathlib import Path
+from typing import TextIO
 
+import click
 import typer
 
 from harness.cli.flags import (
     AnalyzeFlags,
+    OutputFlags,
     PartialFlag,
     RunDirArg,
     RunFlags,
@@ -20,6 +24,7 @@ from harness.cli.flags import (
     command,
 )
 from harness.cli.results_flags import CompareFlags, ImportFlags, import_epilog
+from harness.core import interrupts, terminal
 from harness.core.errors import UsageError
 
 app = typer.Typer(
@@ -31,20 +36,20 @@ app = typer.Typer(
 )
 
 
-@command(app, RunFlags, TaskData, VerifyFlags)
-def run(flags: RunFlags, data: TaskData, verify: VerifyFlags) -> None:
+@command(app, RunFlags, TaskData, VerifyFlags, OutputFlags)
+def run(flags: RunFlags, data: TaskData, verify: VerifyFlags, output: OutputFlags) -> None:
     """Generate, verify, analyze and report one task in one go (resumable)."""
     from harness.commands import run_all
 
-    run_all(flags.config(data, verify))
+    run_all(flags.config(data, verify), verbose=output.verbose)
 
 
-@command(app, RunFlags, TaskData)
-def generate(flags: RunFlags, data: TaskData) -> None:
+@command(app, RunFlags, TaskData, OutputFlags)
+def generate(flags: RunFlags, data: TaskData, output: OutputFlags) -> None:
     """Generate the missing samples of a run (re-run to resume or top up)."""
     from harness.commands import run_generate
 
-    run_generate(flags.config(data))
+    run_generate(flags.config(data), verbose=output.verbose)
 
 
 @command(app, ImportFlags, TaskData, name="import", epilog=import_epilog())
@@ -130,27 +135,44 @@ def models() -> None:
     list_models()
 
 
-def _warning_line(
+def _show_warning(
     message: Warning | str,
     category: type[Warning],
     filename: str,
     lineno: int,
+    file: TextIO | None = None,
     line: str | None = None,
-) -> str:
-    return f"harness: warning: {message}\n"
+) -> None:
+    """The harness's own warnings (a torn line, a duplicate) as one line on the terminal;
+    other packages' warnings where their output goes (the engine log while one is open)."""
+    if Path(filename).resolve().is_relative_to(_PROJECT):
+        terminal.notice(f"harness: warning: {message}")
+    else:
+        _default_show(message, category, filename, lineno, file, line)
+
+
+_PROJECT = Path(__file__).resolve().parents[2]
+_default_show = warnings.showwarning
 
 
 def main() -> None:
-    """Console entry point: one line and exit code 2 for errors a user can cause."""
-    warnings.formatwarning = _warning_line  # a torn line or a duplicate: one line each
+    """Console entry point: one line and exit code 2 for errors a user can cause, one
+    line and exit code 130 for Ctrl-C or SIGTERM."""
+    warnings.showwarning = _show_warning
+    interrupts.install()
     try:
-        app()
+        code = app(standalone_mode=False)
     except UsageError as e:
         print(f"harness: error: {e}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
-        print("harness: interrupted; re-run the same command to resume", file=sys.stderr)
+    except click.ClickException as e:  # a bad flag: click's own message
+        e.show()
+        sys.exit(e.exit_code)
+    except (KeyboardInterrupt, interrupts.Interrupted, click.exceptions.Abort):
+        # Stopped before a command could say what it kept (while starting up).
+        print("interrupted; run the same command to resume", file=sys.stderr)
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -151,7 +151,12 @@ class RunFlags:
         float | None, _opt("--min-p", help="Min-p sampling threshold.", default="0.0")
     ] = None
     max_tokens: Annotated[
-        int | None, _opt("--max-tokens", help="Max new tokens per sample.", default="256")
+        int | None,
+        _opt(
+            "--max-tokens",
+            help="Max new tokens per sample.",
+            default="256, or the task's (arith: 96)",
+        ),
     ] = None
     stop: Annotated[list[str] | None, _opt("--stop", help="Stop string (repeatable).")] = None
     backend_opt: Annotated[
@@ -185,7 +190,10 @@ class RunFlags:
                 f"--out {self.out} holds no run (no manifest.json): check the path, or pass "
                 "--task to start a new run there"
             )
-        if self.out.exists() and (not self.out.is_dir() or any(self.out.iterdir())):
+        # A directory holding only the engine log of a start that failed counts as empty.
+        if self.out.exists() and (
+            not self.out.is_dir() or any(p.name != "logs" for p in self.out.iterdir())
+        ):
             raise UsageError(
                 f"--out {self.out} exists and is not a run directory (no manifest.json); "
                 "name a new or empty directory"
@@ -202,6 +210,9 @@ class RunFlags:
 
         given_task = data.task_options()
         task = pick(self.task, base.task)
+        max_tokens = self.max_tokens
+        if max_tokens is None and base is DEFAULTS:  # a new run: the task may know better
+            max_tokens = _task_max_tokens(task)
         return RunConfig(
             task=task,
             model=pick(self.model, base.model),
@@ -213,7 +224,7 @@ class RunFlags:
                 temperature=pick(self.temperature, s.temperature),
                 top_p=pick(self.top_p, s.top_p),
                 min_p=pick(self.min_p, s.min_p),
-                max_tokens=pick(self.max_tokens, s.max_tokens),
+                max_tokens=pick(max_tokens, s.max_tokens),
                 stop=tuple(self.stop) if self.stop else s.stop,
                 seed=pick(self.seed, s.seed),
             ),
@@ -227,6 +238,17 @@ class RunFlags:
             chunk=self.chunk,
             new=self.new,
         )
+
+
+def _task_max_tokens(task: str) -> int | None:
+    """The task's own default for --max-tokens (None: unknown task, or it has none)."""
+    from harness.core.task import TASKS
+
+    try:
+        value = getattr(TASKS.get(task), "max_tokens", None)
+    except UsageError:  # an unknown task is reported, with the known ones, by the stage
+        return None
+    return value if isinstance(value, int) else None
 
 
 @dataclass
@@ -247,6 +269,21 @@ class VerifyFlags:
         if self.sandbox is not None:
             options["sandbox"] = self.sandbox
         return options
+
+
+@dataclass
+class OutputFlags:
+    """How much the terminal shows."""
+
+    verbose: Annotated[
+        bool,
+        _opt(
+            "--verbose",
+            "-v",
+            help="Show the engines' own output (vLLM, torch, Ray, transformers) here instead "
+            "of in DIR/logs/engine.log.",
+        ),
+    ] = False
 
 
 @dataclass

@@ -9,10 +9,11 @@ Layout of a run directory::
     analysis/                CSV / JSON written by ``harness analyze``
     plots/ report.html       written by ``harness report``
 
-Writes are appended and flushed (and fsynced) per batch, so a crash loses at most the
-batch in flight. A torn last line (kill -9 mid-write) is detected on open, reported
-with a warning and cut off before anything new is appended; it is never parsed as data.
-An exclusive lock keeps two processes from writing one directory at once.
+Writes are appended and flushed per batch (fsynced per batch, or for samples at most
+once a second), so a killed process loses at most the batch in flight. A torn last line
+(kill -9 mid-write) is detected on open, reported with a warning and cut off before
+anything new is appended; it is never parsed as data. An exclusive lock keeps two
+processes from writing one directory at once.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ import fcntl
 import json
 import math
 import os
+import time
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from harness.core.errors import UsageError
+from harness.core.interrupts import deferred
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -142,25 +145,38 @@ def iter_json_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 class JsonlAppender:
-    """Appends records to a JSONL file, flushing and fsyncing once per batch."""
+    """Appends records to a JSONL file, flushing once per batch.
 
-    def __init__(self, path: Path, fsync: bool = True) -> None:
+    A flushed batch survives the process being killed. ``fsync_s`` spaces out the fsyncs
+    that make it survive a machine crash too: 0 fsyncs every batch; more than 0 at most
+    that often and at close (for one-sample batches streamed from an engine).
+    """
+
+    def __init__(self, path: Path, fsync: bool = True, fsync_s: float = 0.0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         repair_jsonl(path)
         self.path = path
         self._fsync = fsync
+        self._fsync_s = fsync_s
+        self._synced = time.monotonic()
         self._f: IO[str] = path.open("a", encoding="utf-8")
 
     def write_batch(self, records: Iterable[Any]) -> int:
         lines = [json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in records]
-        # One write call per batch keeps the window for a torn line small.
-        self._f.write("".join(lines))
-        self._f.flush()
-        if self._fsync:
-            os.fsync(self._f.fileno())
+        # One write call per batch keeps the window for a torn line small, and a Ctrl-C
+        # that arrives meanwhile is raised only once the batch is on disk.
+        with deferred():
+            self._f.write("".join(lines))
+            self._f.flush()
+            if self._fsync and time.monotonic() - self._synced >= self._fsync_s:
+                os.fsync(self._f.fileno())
+                self._synced = time.monotonic()
         return len(lines)
 
     def close(self) -> None:
+        if self._fsync and self._fsync_s and not self._f.closed:
+            self._f.flush()
+            os.fsync(self._f.fileno())
         self._f.close()
 
     def __enter__(self) -> JsonlAppender:
@@ -303,7 +319,8 @@ class RunStore:
         return sum(len(v) for v in self.sample_indices().values())
 
     def sample_appender(self) -> JsonlAppender:
-        return JsonlAppender(self.samples_path)
+        # Samples arrive one by one from an engine: flushed each, fsynced once a second.
+        return JsonlAppender(self.samples_path, fsync_s=1.0)
 
     # -- verdicts -------------------------------------------------------------
     def iter_verdicts(self, verifier: str) -> Iterator[Verdict]:

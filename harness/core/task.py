@@ -26,6 +26,8 @@ class Task(ABC):
     Subclasses set ``name``, ``description``, ``default_verifier`` and ``Options`` (a
     frozen dataclass of their options) and implement ``load``. ``stop`` lists extra stop
     sequences for raw completion prompts (the few-shot format's next question).
+    ``max_tokens`` is the task's default for ``--max-tokens`` when its answers are done
+    well before the harness's default (None: the harness's).
     """
 
     name: ClassVar[str]
@@ -33,6 +35,7 @@ class Task(ABC):
     default_verifier: ClassVar[str] = "exact"
     Options: ClassVar[type] = NoOptions
     stop: ClassVar[tuple[str, ...]] = ()
+    max_tokens: ClassVar[int | None] = None
 
     def __init__(
         self,

@@ -31,6 +31,9 @@ class Verifier(ABC):
     # disk are discarded by the caller), so per-problem answer-class numbering stays the
     # same across calls. False: only the samples not judged yet.
     needs_context: ClassVar[bool] = False
+    # True: judging one sample is cheap (no sandbox, no model), so the generate stage may
+    # judge samples as they arrive to show the problems solved so far.
+    live: ClassVar[bool] = False
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         self.options: Any = build(self.Options, options, f"verifier {self.name!r}")

@@ -81,9 +81,13 @@ def test_generate_against_real_server(vllm_server: str, tmp_path: Path, chat: st
     assert len({(s["problem_id"], s["sample_index"]) for s in samples}) == 12
     assert all(s["text"] and s["completion_tokens"] > 0 for s in samples)
     assert all(s["finish_reason"] in {"stop", "length"} for s in samples)
+    # Read from the event stream with vLLM's own per-choice token counts.
+    assert all(s["completion_tokens"] == 48 for s in samples if s["finish_reason"] == "length")
+    assert all(s["completion_tokens"] <= 48 for s in samples)
     assert len({s["text"] for s in samples}) > 1  # sampled, not one greedy answer repeated
     verdicts = (run / "verdicts" / "exact.jsonl").read_text().splitlines()
     assert len(verdicts) == 12
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["backend"] == "openai"
     assert manifest["versions"]["backend.base_url"] == vllm_server
+    assert manifest["versions"]["backend.stream"] == "True"  # vLLM streams token counts

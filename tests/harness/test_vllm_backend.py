@@ -7,6 +7,7 @@ backend reads on every call.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import replace
@@ -204,3 +205,93 @@ def test_unloadable_model_is_a_usage_error(tmp_path) -> None:
     (bad / "config.json").write_text('{"model_type": "no-such-architecture"}')
     with pytest.raises(UsageError, match="could not be loaded"):
         VLLMBackend(BackendConfig(model=str(bad), sampling=SamplingConfig()))
+
+
+@pytest.mark.slow
+def test_streamed_samples_are_the_ones_an_n_request_draws(backend, problems) -> None:
+    """Sample i of a problem is drawn with the seed vLLM gives the i-th child of an
+    n-request: streaming changed when a sample arrives, not which sample it is."""
+    p = problems[2]
+    req = GenRequest(p, (0, 1, 2, 3, 4))
+    (raw,) = backend.llm.generate(
+        [{"prompt_token_ids": backend._prompt_ids(p)}], backend._params(req), use_tqdm=False
+    )
+    drawn = [c.text for c in sorted(raw.outputs, key=lambda c: c.index)]
+    streamed = list(backend.stream([req]))
+    # Each part holds the samples that finished in one engine step: more than one part.
+    assert len(streamed) > 1 and sum(part.request.n for part in streamed) == 5
+    assert _texts(streamed) == {(p.id, i): t for i, t in enumerate(drawn)}
+    assert len(set(drawn)) > 1
+
+
+class _Enough(Exception):
+    pass
+
+
+@pytest.mark.slow
+def test_a_10_by_32_run_writes_samples_from_the_start(backend, tmp_path) -> None:
+    """The demo's run (10 problems x 32 samples, arith's max tokens) on the shared engine:
+    the samples file grows a sample at a time from the first one on (not a problem's 32 at
+    once near the end), and a run stopped early keeps every sample it wrote, whole, with
+    the engine left clean. The time to the first sample is measured against raw vLLM in
+    ``bench/generation_overhead.py`` (a test asserts no absolute time)."""
+    import threading
+    import time
+
+    from harness.core.config import RunConfig
+    from harness.generate import generate
+
+    sampling = SamplingConfig(temperature=0.8, max_tokens=ArithTask.max_tokens or 96, seed=0)
+    cfg = RunConfig(task="arith", n=32, limit=10, out=tmp_path / "run", sampling=sampling)
+    path = tmp_path / "run" / "samples.jsonl"
+    sizes: list[tuple[float, int, int]] = []  # (seconds since generation began, size, lines)
+    stop = threading.Event()
+
+    def watch(start: float) -> None:
+        while not stop.is_set():
+            data = path.read_bytes() if path.exists() else b""
+            if data and (not sizes or len(data) != sizes[-1][1]):
+                sizes.append((time.monotonic() - start, len(data), data.count(b"\n")))
+            time.sleep(0.01)
+
+    class Shared:  # the module's engine, kept open after the run
+        name = "vllm"
+
+        def describe(self) -> dict[str, object]:
+            return backend.describe()
+
+        def stream(self, requests):  # type: ignore[no-untyped-def]
+            return backend.stream(requests)
+
+        def generate(self, requests):  # type: ignore[no-untyped-def]
+            return backend.generate(requests)
+
+        def close(self) -> None:
+            pass
+
+    def progress(batch) -> None:  # type: ignore[no-untyped-def]
+        if len(sizes) >= 12:
+            raise _Enough  # what a Ctrl-C does here: the stage stops mid-generation
+
+    base = backend.config
+    backend.config = replace(base, sampling=sampling)
+    start = time.monotonic()
+    watcher = threading.Thread(target=watch, args=(start,), daemon=True)
+    watcher.start()
+    try:
+        with pytest.raises(_Enough):
+            generate(cfg, backend=Shared(), progress=progress)  # type: ignore[arg-type]
+    finally:
+        stop.set()
+        watcher.join(5)
+        backend.config = base
+    first, _, first_lines = sizes[0]
+    print(f"first sample {first:.1f} s after generation began; {len(sizes)} sizes seen")
+    assert first_lines <= 4  # the first write: a sample or a few, not a problem's 32
+    assert len(sizes) >= 10  # ten distinct updates long before the end (320 samples)
+    lines = path.read_bytes()
+    assert lines.endswith(b"\n")
+    rows = [json.loads(x) for x in lines.splitlines()]
+    assert 10 <= len(rows) < 320
+    assert len({(r["problem_id"], r["sample_index"]) for r in rows}) == len(rows)
+    assert not backend.llm.llm_engine.has_unfinished_requests()  # the rest was aborted

@@ -1,0 +1,384 @@
+"""What each CLI command does and prints (the CLI only parses flags).
+
+A command runs its stages one after the other, each shown by ``progress.Display`` and
+ended by one summary line. A Ctrl-C or SIGTERM anywhere stops the stage in progress (its
+``finally`` blocks shut the engine down and close the files), then prints one line
+saying what was kept and exits with code 130 (``_stoppable``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.commands.listing import list_models, list_plugins, run_compare, run_import
+from harness.commands.progress import Bar, Display, clock, terminal_consoles
+from harness.commands.summary import fit_line, path_line, print_table, reading
+from harness.core import interrupts
+from harness.core.config import RunConfig
+from harness.core.records import Problem, Sample, Verdict
+from harness.core.verifier import Verifier
+
+__all__ = [
+    "list_models",
+    "list_plugins",
+    "run_all",
+    "run_analyze",
+    "run_compare",
+    "run_generate",
+    "run_import",
+    "run_report",
+    "run_verify",
+]
+
+console, out = terminal_consoles()
+
+
+@dataclass
+class _Watch:
+    """What a command has reached: shown while it runs, and said when it is interrupted."""
+
+    display: Display
+    root: Path | None = None  # the run directory, once chosen
+    total: int = 0  # samples the run holds when complete
+    verifier: str | None = None  # set once verification starts
+
+    def stopped_line(self) -> str:
+        from harness.core.store import RunStore
+
+        if self.root is None:
+            return "interrupted: nothing written yet; run the same command to start"
+        store = RunStore(self.root)
+        if not store.exists():
+            return (
+                f"interrupted: nothing written yet ({self.root} not made); "
+                "run the same command to start"
+            )
+        kept = f"{store.sample_count():,} of {self.total:,} samples"
+        if self.verifier is not None:
+            kept += f" and {len(store.verdict_keys(self.verifier)):,} verdicts"
+        return f"interrupted: {kept} kept in {self.root}; run the same command to resume"
+
+
+@contextlib.contextmanager
+def _stoppable(watch: _Watch) -> Iterator[None]:
+    """Turn Ctrl-C / SIGTERM into one line and exit code 130, once cleanup has run.
+
+    An error raised while a signal is being handled (an engine process that got the
+    terminal's Ctrl-C too and died first) counts as the interruption it is.
+    """
+    try:
+        yield
+    except (KeyboardInterrupt, interrupts.Interrupted, Exception) as e:
+        stopped = isinstance(e, KeyboardInterrupt | interrupts.Interrupted)
+        if not stopped and interrupts.received() is None:
+            raise
+        watch.display.line(watch.stopped_line())
+        raise SystemExit(130) from None
+
+
+class _Solved:
+    """Problems with at least one right sample, judged as samples arrive where the
+    verifier is cheap (``Verifier.live``), or read from verdicts."""
+
+    def __init__(self, verifier: Verifier | None, problems: Sequence[Problem] = ()) -> None:
+        self.verifier = verifier if verifier is not None and verifier.live else None
+        self.problems = {p.id: p for p in problems}
+        self.ids: set[str] = set()
+
+    def samples(self, batch: Sequence[Sample]) -> None:
+        if self.verifier is None or not batch or batch[0].problem_id in self.ids:
+            return
+        problem = self.problems.get(batch[0].problem_id)
+        try:
+            verdicts = self.verifier.verify(problem, batch) if problem else []
+        except Exception:  # only a progress figure: never worth stopping a run for
+            self.verifier = None
+            return
+        self.verdicts(verdicts)
+
+    def verdicts(self, verdicts: Sequence[Verdict]) -> None:
+        self.ids.update(v.problem_id for v in verdicts if v.correct)
+
+    def text(self) -> str:
+        return f"{len(self.ids):,}/{len(self.problems):,} solved" if self.problems else ""
+
+    def sentence(self) -> str:
+        return f"{len(self.ids):,} of {len(self.problems):,} problems solved"
+
+
+@dataclass
+class _Rate:
+    """Completion tokens of the samples written, for tokens/s and the ETA."""
+
+    tokens: int = 0
+    samples: int = 0
+    solved: _Solved = field(default_factory=lambda: _Solved(None))
+
+    def info(self, bar: Bar) -> str:
+        parts = [self.solved.text()] if self.solved.verifier is not None else []
+        rate = self.tokens / bar.elapsed if bar.elapsed > 0 else 0.0
+        parts.append(f"{rate:,.0f} tok/s")
+        eta = None
+        if self.samples and rate > 0:
+            # Tokens still to come (at the mean length so far) over the token rate.
+            eta = (bar.total - bar.done) * (self.tokens / self.samples) / rate
+        parts.append(f"ETA {clock(eta)}")
+        return " · ".join(p for p in parts if p)
+
+
+def run_generate(
+    cfg: RunConfig,
+    verbose: bool = False,
+    verifier: Verifier | None = None,
+    watch: _Watch | None = None,
+) -> Path:
+    """Generate the missing samples; prints what was done.
+
+    Args:
+        cfg: The run.
+        verbose: Leave the engines' logs on the terminal (else ``DIR/logs/engine.log``).
+        verifier: Judges samples as they arrive when it is cheap, for the solved count
+            (by default the run's verifier, where it is cheap).
+        watch: The command this is part of (``harness run``).
+    """
+    watch = watch or _Watch(Display(console))
+    with _stoppable(watch):
+        own = verifier is None
+        if own:
+            verifier = _cheap_verifier(cfg)
+        try:
+            return _generate(cfg, verbose, verifier, watch)
+        finally:
+            if own and verifier is not None:
+                verifier.close()
+
+
+def _cheap_verifier(cfg: RunConfig) -> Verifier | None:
+    """The run's verifier when it can judge samples as they arrive (else None)."""
+    from harness.core.task import TASKS
+    from harness.core.verifier import VERIFIERS
+
+    try:
+        name = cfg.verifier or TASKS.get(cfg.task).default_verifier
+        if not getattr(VERIFIERS.get(name), "live", False):
+            return None
+        return VERIFIERS.create(name, options=cfg.verifier_options)
+    except Exception:  # no solved count then; the stages report real problems
+        return None
+
+
+def _generate(cfg: RunConfig, verbose: bool, verifier: Verifier | None, watch: _Watch) -> Path:
+    from harness.generate import Plan, generate
+
+    d = watch.display
+    rate = _Rate()
+    stage = contextlib.ExitStack()  # the spinner or bar on screen now
+    bar: Bar | None = None
+    started = [0.0]
+    missing = [0]
+
+    def on_plan(plan: Plan) -> None:
+        first = watch.root is None
+        watch.root, watch.total, missing[0] = plan.store.root, plan.total, plan.missing
+        rate.solved = _Solved(verifier, plan.problems)
+        if plan.resumed:
+            rate.solved.verdicts(_known_verdicts(plan.store.root, verifier))
+        if not first:
+            if bar is not None:
+                bar.total = plan.missing
+            return
+        if plan.resumed:
+            d.line(
+                f"resuming {plan.store.root}: {plan.present:,} of {plan.total:,} "
+                f"samples present; {plan.missing:,} to generate"
+            )
+        else:
+            d.line(
+                f"new run {plan.store.root}: {len(plan.problems):,} problems x "
+                f"{plan.manifest.n:,} samples"
+            )
+
+    def on_engine(event: str, log: Path | None) -> None:
+        nonlocal bar
+        if event == "starting":
+            started[0] = time.monotonic()
+            stage.enter_context(d.spinner(f"starting the {cfg.backend} engine ({cfg.model})"))
+            return
+        stage.close()
+        line = f"{cfg.backend} ready in {time.monotonic() - started[0]:.0f} s"
+        d.line(line + (f" (engine log: {log})" if log is not None else ""))
+        bar = Bar("generating", missing[0], "samples", rate.info)
+        stage.enter_context(d.bar(bar))
+
+    def progress(batch: Sequence[Sample]) -> None:
+        rate.samples += len(batch)
+        rate.tokens += sum(s.completion_tokens for s in batch)
+        rate.solved.samples(batch)
+        if bar is not None:
+            bar.advance(len(batch))
+
+    with stage:
+        store = generate(
+            cfg, progress=progress, on_plan=on_plan, on_engine=on_engine, quiet=not verbose
+        )
+    if bar is not None:
+        took = bar.elapsed
+        tok_s = rate.tokens / took if took > 0 else 0.0
+        line = (
+            f"generated {rate.samples:,} samples in {clock(took)} "
+            f"({rate.tokens:,} tokens, {tok_s:,.0f} tok/s)"
+        )
+        if rate.solved.verifier is not None:
+            line += f"; {rate.solved.sentence()} so far"
+        d.line(line)
+    else:
+        d.line(f"all {watch.total:,} samples present: nothing to generate")
+    return store.root
+
+
+def _known_verdicts(root: Path, verifier: Verifier | None) -> list[Verdict]:
+    from harness.core.store import RunStore
+
+    if verifier is None:
+        return []
+    store = RunStore(root)
+    return [v for v in store.iter_verdicts(verifier.name) if v.correct]
+
+
+def run_verify(
+    run_dir: Path,
+    verifier: str | None,
+    options: dict[str, Any],
+    impl: Verifier | None = None,
+    watch: _Watch | None = None,
+) -> str:
+    """Judge every sample not judged yet, with a bar; returns the verifier's name."""
+    from harness.core.store import RunStore
+    from harness.verify import run_verifier, verify
+
+    store = RunStore(run_dir)
+    watch = watch or _Watch(Display(console), root=Path(run_dir))
+    with _stoppable(watch):
+        if watch.root is not None and store.exists():
+            manifest = store.read_manifest()
+            watch.total = manifest.n * manifest.num_problems
+        name = verifier or (impl.name if impl is not None else run_verifier(store))
+        watch.verifier = name
+        solved = _Solved(None, store.read_problems())
+        solved.verdicts([v for v in store.iter_verdicts(name) if v.correct])
+        bar = Bar("verifying", 0, "samples", lambda b: solved.text())
+        screen = contextlib.ExitStack()
+
+        def on_start(total: int) -> None:
+            bar.total = total
+            if total:
+                screen.enter_context(watch.display.bar(bar))
+
+        def progress(verdicts: Sequence[Verdict]) -> None:
+            solved.verdicts(verdicts)
+            bar.advance(len(verdicts))
+
+        with screen:
+            result = verify(run_dir, name, options, on_start=on_start, progress=progress, impl=impl)
+        if result.new_verdicts:
+            done = f"verified {result.new_verdicts:,} samples with {result.verifier} in "
+            done += clock(bar.elapsed)
+        else:
+            done = f"every sample already verified by {result.verifier}"
+        watch.display.line(f"{done}: {solved.sentence()}; verdicts: {result.path}")
+    return result.verifier
+
+
+def run_analyze(
+    run_dir: Path,
+    verifier: str | None,
+    bootstrap: int = 1000,
+    bootstrap_seed: int = 0,
+    partial: bool = False,
+    watch: _Watch | None = None,
+) -> None:
+    """Write the analysis and print its summary (in full unless part of ``harness run``)."""
+    from harness.analyze import STEPS, AnalysisSettings, analyze
+    from harness.core.errors import UsageError
+
+    brief = watch is not None
+    watch = watch or _Watch(Display(console), root=Path(run_dir))
+    with _stoppable(watch):
+        if bootstrap < 2:
+            raise UsageError(f"--bootstrap must be at least 2, got {bootstrap}")
+        settings = AnalysisSettings(n_boot=bootstrap, seed=bootstrap_seed)
+        bar = Bar("analyzing", len(STEPS), "parts", lambda b: "")
+        with watch.display.bar(bar):
+            result = analyze(
+                run_dir, verifier, settings, partial=partial, on_step=lambda _: bar.advance()
+            )
+        names = ", ".join(dict.fromkeys(f.name for f in result.files))
+        if brief:
+            watch.display.line(
+                f"analysis: {Path(run_dir) / 'analysis'}/ ({len(set(result.files))} files)"
+            )
+        for note in result.notes:
+            watch.display.line(f"[yellow]note:[/yellow] {note}")
+        print_table(out, Path(run_dir), result.coverage, result.partial)
+        if brief:
+            out.print(reading(result.coverage, result.fit), highlight=False)
+            return
+        for name, got in result.summary["judged"].items():
+            out.print(
+                f"judged by {name}: {got['samples']:,} of {got['of_samples']:,} samples "
+                f"({got['problems']:,} of {got['of_problems']:,} problems)"
+            )
+        cut = result.summary.get("truncated")
+        if cut and cut["count"]:
+            out.print(
+                f"samples that hit --max-tokens (finish_reason=length): {cut['count']:,} of "
+                f"{cut['of']:,} ({cut['share']:.1%})"
+            )
+        if result.statuses:
+            total = sum(result.statuses.values())
+            out.print(
+                f"verdicts ({result.verifier}): "
+                + ", ".join(f"{k} {v:,} ({v / total:.1%})" for k, v in result.statuses.items())
+            )
+        if result.fit is not None:
+            out.print(fit_line(result.fit))
+        out.print(reading(result.coverage, result.fit), highlight=False)
+        console.print(f"wrote {Path(run_dir) / 'analysis'}/: {names}")
+
+
+def run_report(run_dir: Path, partial: bool = False, watch: _Watch | None = None) -> Path:
+    """Write the HTML report (a spinner meanwhile) and print its path."""
+    from harness.report import report
+
+    watch = watch or _Watch(Display(console), root=Path(run_dir))
+    with _stoppable(watch):
+        with watch.display.spinner("writing the report"):
+            path = report(run_dir, partial=partial)
+        path_line("report", path)
+    return path
+
+
+def run_all(cfg: RunConfig, verbose: bool = False) -> None:
+    """generate -> verify -> analyze -> report; every flag is checked before generating."""
+    from harness.core.task import get_task
+    from harness.verify import load_verifier
+
+    watch = _Watch(Display(console))
+    with _stoppable(watch):
+        cfg.validate()
+        task = get_task(cfg.task, cfg.data_file, cfg.sampling.seed, cfg.task_options)
+        # The verifier (its options, the sandbox) is checked before any sample is made.
+        impl = load_verifier(cfg.verifier or task.default_verifier, cfg.verifier_options)
+        try:
+            run_dir = run_generate(cfg, verbose, verifier=impl, watch=watch)
+        except BaseException:
+            impl.close()
+            raise
+        verifier = run_verify(run_dir, impl.name, cfg.verifier_options, impl=impl, watch=watch)
+        run_analyze(run_dir, verifier, watch=watch)
+        run_report(run_dir, watch=watch)
