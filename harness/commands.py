@@ -112,6 +112,12 @@ def run_verify(
     finally:
         bar.stop()
     console.print(f"verdicts ({result.verifier}): {result.path} (+{result.new_verdicts})")
+    if result.runs:
+        console.print(
+            f"duplicates: {result.shared:,} of {result.new_verdicts:,} samples "
+            f"({result.duplicate_rate:.1%}) were judged with an identical program's run "
+            f"({result.runs:,} runs)"
+        )
     return result.verifier
 
 
@@ -146,6 +152,12 @@ def run_analyze(
         out.print(
             f"verdicts ({result.verifier}): "
             + ", ".join(f"{k} {v:,} ({v / total:.1%})" for k, v in result.statuses.items())
+        )
+    dup = result.summary.get("duplicates")
+    if dup:
+        out.print(
+            f"duplicates ({result.verifier}): {dup['shared']:,} of {dup['samples']:,} verdicts "
+            f"({dup['rate']:.1%}) reused an identical program's run ({dup['runs']:,} runs)"
         )
     if result.fit is not None:
         out.print(_fit_line(result.fit))

@@ -213,6 +213,7 @@ def prepare(
     timeout_s: float,
     limits: dict[str, Any],
     shared: Plan | None = None,
+    built: tuple[str, bytes | None] | None = None,
 ) -> Prepared:
     """The sandbox job for one sample of a code problem.
 
@@ -223,12 +224,17 @@ def prepare(
         timeout_s: Wall-clock seconds the sample may run.
         limits: Its rlimits (``SandboxSettings.limits``).
         shared: ``plan(problem)``, when the caller keeps it for all samples of a problem.
+        built: The sample's program and its compiled code (``build_program``,
+            ``compiled``), when the caller has them already.
 
     Raises:
         UsageError: The problem carries no unit tests.
     """
     shared = shared or plan(problem)
-    program = build_program(_tests_of(problem), sample.text)
+    if built is None:
+        program = build_program(_tests_of(problem), sample.text)
+        built = program, compiled(program)
+    program, code = built
     job: dict[str, Any] = {
         "id": job_id,
         "program": program,
@@ -237,7 +243,6 @@ def prepare(
         "timeout": timeout_s,
         "mode": shared.mode,
     }
-    code = compiled(program)
     if code is not None:
         job["code"] = code
     if shared.driver is None:

@@ -129,7 +129,13 @@ def models() -> None:
     list_models()
 
 
-def _warning_line(message: Warning | str, category: type[Warning], *args: object) -> str:
+def _warning_line(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
     return f"harness: warning: {message}\n"
 
 

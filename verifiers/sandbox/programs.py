@@ -4,6 +4,8 @@
   either for the list of calls it was given (``cases`` mode), or for call requests
   it receives from the driver (``check`` mode). It never sees expected values or
   test code.
+* A **stdio** program (``run_stdio``) is a whole program run as ``__main__`` on the
+  test's input; the worker (``stdio``) captures what it prints.
 * The **driver** process (``check`` mode only) runs the problem's own test code with
   the candidate's functions replaced by proxies that call into the candidate process;
   return values arrive as plain decoded data, so nothing the candidate defines
@@ -77,6 +79,53 @@ def _load_program(program: Any) -> dict[str, Any]:
     code = _compile(program, "<candidate>") if isinstance(program, str) else program
     exec(code, namespace)
     return namespace
+
+
+def _exit(code: Any = None) -> None:
+    raise SystemExit(code)
+
+
+def install_exit() -> None:
+    """``exit()`` and ``quit()``, which ``site`` would add (the worker starts without it)."""
+    builtins.exit = builtins.quit = _exit  # type: ignore[assignment]
+
+
+def run_stdio(program: Any) -> int:
+    """Run a whole program as ``__main__`` on the process's stdin/stdout; its exit status.
+
+    An uncaught exception is described on stderr (the last line the harness shows) and
+    exits with 1, as the interpreter does; output is flushed as at a normal exit.
+    """
+    code = 0
+    try:
+        exec(_compile(program, "<program>") if isinstance(program, str) else program,
+             {"__name__": "__main__", "__builtins__": builtins})  # fmt: skip
+    except SystemExit as exc:
+        code = _exit_status(exc.code)
+    except BaseException as exc:
+        code = 1
+        _tell(describe_exception(exc))
+    try:
+        sys.stdout.flush()
+    except BaseException as exc:
+        code = code or 1
+        _tell("output: " + describe_exception(exc))
+    return code
+
+
+def _exit_status(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value & 0xFF
+    _tell(str(value)[:300])
+    return 1
+
+
+def _tell(line: str) -> None:
+    with contextlib.suppress(BaseException):
+        sys.stderr.flush()
+        os.write(2, ("\n" + line + "\n").encode("utf-8", "replace"))
 
 
 def run_candidate(
