@@ -187,6 +187,8 @@ def judge_test(plan: StdioPlan, frame: dict[str, Any]) -> dict[str, Any]:
         record["mark"] = "-"
     elif status == "timeout":
         record["mark"] = "T"
+        # Over the CPU limit is over it however busy the machine was: no re-run needed.
+        record["cpu_bound"] = float(frame.get("cpu_s") or 0.0) > plan.timeout_s
     elif status == "overflow":
         record["mark"] = "O"
     elif frame.get("exit") != 0:
@@ -226,15 +228,20 @@ class StdioOutcome:
     def first_failure(self) -> int | None:
         return next((t for t, m in enumerate(self.marks) if m not in "P-"), None)
 
+    def _wall_bound(self, t: int) -> bool:
+        return self.marks[t] == "T" and not self.records[t].get("cpu_bound")
+
     def rerun(self, all_tests: bool) -> list[int] | None:
-        """Tests to run again alone: those that timed out (and, stopping at the first
-        failure, every test after it); None when no failure is a time limit."""
+        """Tests to run again alone: those that ran out of wall-clock time within their
+        CPU limit (a busy machine, or a program that waits) and, stopping at the first
+        failure, every test after the first of them; None when there is none."""
         first = self.first_failure()
-        if first is None or self.marks[first] != "T":
+        if first is None:
             return None
         if all_tests:
-            return [t for t, m in enumerate(self.marks) if m == "T"]
-        return list(range(first, len(self.marks)))
+            again = [t for t in range(len(self.marks)) if self._wall_bound(t)]
+            return again or None
+        return list(range(first, len(self.marks))) if self._wall_bound(first) else None
 
 
 def stdio_verdict(

@@ -16,8 +16,10 @@ The time limit is on CPU time (``timeout``): on a machine shared with other work
 time would count its waits too. A wall-clock limit (``wall``, longer) ends programs
 that sleep or block. A run stops at the first test that exits abnormally (non-zero
 status, signal, time limit, overflow) unless the job says ``all``; a wrong answer is
-only known outside, so the harness asks for the stop over the control pipe, which the
-worker watches while a test runs and between tests. This module is stdlib-only: its
+only known outside, so the harness sends its judgement of each test back over the
+control pipe, and the worker runs at most one test ahead of it: a test starts only
+once every test but the one before it has been judged passed, and a stop ends the
+test running. This module is stdlib-only: its
 source is shipped into the sandbox.
 """
 
@@ -36,7 +38,10 @@ from sandbox_programs import run_stdio
 
 ERR_TAIL = 600
 _SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
-_ID = 8  # bytes of a job id on the control pipe
+# A judgement on the control pipe: job id (8 bytes), test (4), stop (4: 0 or 1).
+MESSAGE = 16
+# How long to wait for a judgement beyond a test's own limit (the harness may be busy).
+JUDGE_WAIT_S = 30.0
 
 
 def sealed_file(name: str, data: bytes) -> int:
@@ -62,7 +67,9 @@ class StdioRunner:
         # problem key -> (sealed input files, output caps); mirrored by the harness, which
         # sends a problem's inputs only when this worker does not hold them.
         self.inputs: OrderedDict[str, tuple[list[int], list[int]]] = OrderedDict()
-        self._stops: set[int] = set()
+        # This job's id, whether the harness asked it to stop, and how many of its tests
+        # the harness has judged passed so far.
+        self._job, self._stop, self._judged = -1, False, 0
 
     # -- inputs ----------------------------------------------------------------
     def _problem(self, job: dict[str, Any]) -> tuple[list[int], list[int]]:
@@ -85,17 +92,32 @@ class StdioRunner:
         for fd in fds:
             os.close(fd)
 
-    # -- stop requests -----------------------------------------------------------
-    def _stop_asked(self, job_id: int, wait: float = 0.0) -> bool:
+    # -- the harness's judgements -------------------------------------------------
+    def _read_control(self, wait: float = 0.0) -> None:
+        """Take in the judgements waiting on the control pipe (for this job; older ones
+        are stale), waiting up to ``wait`` seconds for one."""
         if not select.select([self.control_fd], [], [], wait)[0]:
-            return False
+            return
         try:
-            data = os.read(self.control_fd, 4096 - 4096 % _ID)
+            data = os.read(self.control_fd, 4096)  # (whole messages: 16 divides 4096)
         except BlockingIOError:
-            return False
-        for i in range(0, len(data) - len(data) % _ID, _ID):
-            self._stops.add(int.from_bytes(data[i : i + _ID], "big"))
-        return job_id in self._stops
+            return
+        for i in range(0, len(data) - len(data) % MESSAGE, MESSAGE):
+            if int.from_bytes(data[i : i + 8], "big") != self._job:
+                continue
+            if data[i + 15]:
+                self._stop = True
+            else:
+                self._judged += 1
+
+    def _wait_judged(self, count: int, give_up: float) -> None:
+        """Wait until ``count`` tests are judged passed, or a stop (or ``give_up`` s)."""
+        deadline = time.monotonic() + give_up
+        while self._judged < count and not self._stop:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._read_control(left)
 
     # -- one job ---------------------------------------------------------------
     def run(self, job: dict[str, Any], program: Any, rlimits: Any) -> dict[str, Any]:
@@ -103,7 +125,7 @@ class StdioRunner:
         z = self.zygote
         started = time.monotonic()
         job_id = int(job["id"])
-        self._stops.clear()  # any stop read so far was for an earlier job
+        self._job, self._stop, self._judged = job_id, False, 0
         inputs, caps = self._problem(job)
         order = job.get("run")
         tests = range(len(inputs)) if order is None else order
@@ -111,13 +133,18 @@ class StdioRunner:
         wall = float(job.get("wall") or timeout)
         keep_going = bool(job.get("all"))
         ran = 0
-        for t in tests:
-            if self._stop_asked(job_id):
+        for k, t in enumerate(tests):
+            self._read_control()
+            if not keep_going and k >= 2:
+                # One test ahead of the harness's judgement, never more: a sample that
+                # fails its first test costs at most one more run.
+                self._wait_judged(k - 1, wall + JUDGE_WAIT_S)
+            if self._stop:
                 break
-            record, output = self._test(job_id, inputs[t], caps[t], program, rlimits, wall)
+            record, output = self._test((inputs[t], caps[t]), program, rlimits, (timeout, wall))
             if record["status"] == "done" and record["cpu_s"] > timeout:
                 record["status"] = "timeout"  # (RLIMIT_CPU kills a little after the limit)
-            record["t"] = t
+            record["id"], record["t"] = job_id, t
             ran += 1
             z.send_result(record, output)
             if record["status"] == "stopped":
@@ -132,8 +159,13 @@ class StdioRunner:
         }
 
     def _test(
-        self, job_id: int, input_fd: int, cap: int, program: Any, rlimits: Any, timeout: float
+        self,
+        test: tuple[int, int],
+        program: Any,
+        rlimits: Any,
+        limits: tuple[float, float],
     ) -> tuple[dict[str, Any], bytes]:
+        input_fd, cap = test
         z = self.zygote
         scratch = z.fresh_scratch()
         for fd in (self.out, self.err):
@@ -143,7 +175,7 @@ class StdioRunner:
         stdio = (input_fd, self.out, self.err)
         pid = z.fork("candidate", scratch, rlimits, [], run_stdio, (program,), stdio=stdio)
         started = time.monotonic()
-        status = self._await(job_id, pid, timeout)
+        status = self._await(pid, *limits)
         _, wstatus, rusage = os.wait4(pid, 0)
         wall = time.monotonic() - started
         z.kill_all([pid], pid)
@@ -155,7 +187,6 @@ class StdioRunner:
             status, size = "overflow", cap
         output = os.pread(self.out, size, 0) if size else b""
         record: dict[str, Any] = {
-            "id": job_id,
             "status": status,
             "exit": code,
             "cpu_s": round(cpu, 4),
@@ -167,22 +198,40 @@ class StdioRunner:
             record["err"] = tail.decode("utf-8", "replace")
         return record, output
 
-    def _await(self, job_id: int, pid: int, timeout: float) -> str:
-        """How the test ended: ``done``, ``timeout`` or ``stopped`` (the latter two killed)."""
-        deadline = time.monotonic() + timeout
+    def _await(self, pid: int, cpu_limit: float, wall: float) -> str:
+        """How the test ended: ``done``, ``timeout`` (CPU or wall clock) or ``stopped``;
+        the process is killed unless ``done``.
+
+        The process's CPU clock is read only when it has run for as long as it may use,
+        so the usual test costs one wait; one that runs long is stopped at its limit,
+        not at the next whole second (``RLIMIT_CPU`` stays as a backstop).
+        """
+        started = time.monotonic()
+        clock = (~pid << 3) | 2  # clock_getcpuclockid(pid): CPUCLOCK_SCHED of the process
         pidfd = os.pidfd_open(pid)
-        status = "done"
+        status, used = "done", 0.0
         try:
             while True:
-                left = deadline - time.monotonic()
+                left = started + wall - time.monotonic()
                 if left <= 0:
                     status = "timeout"
                     break
-                ready = select.select([pidfd, self.control_fd], [], [], left)[0]
+                wait = min(left, max(cpu_limit - used, 0.005))
+                ready = select.select([pidfd, self.control_fd], [], [], wait)[0]
                 if pidfd in ready:
                     break
-                if ready and self._stop_asked(job_id):
-                    status = "stopped"
+                if ready:
+                    self._read_control()
+                    if self._stop:
+                        status = "stopped"
+                        break
+                    continue
+                try:
+                    used = time.clock_gettime(clock)
+                except OSError:
+                    break  # (it has just ended)
+                if used > cpu_limit:
+                    status = "timeout"
                     break
         finally:
             os.close(pidfd)

@@ -279,7 +279,8 @@ class SandboxWorker:
         driver left its tests unread (the tests pipe may hold a stale frame) is restarted.
         The job then gets ``status`` ``crashed``, or ``timeout`` with ``backstop`` set. A
         ``stdio`` job's per-test frames go through ``on_test``; what it returns is listed
-        in the result's ``tests``, and one with ``stop`` set asks the worker to stop.
+        in the result's ``tests`` and told back to the worker (one with ``stop`` set ends
+        the job).
         """
         tests: list[dict[str, Any]] = []
         while True:
@@ -290,8 +291,8 @@ class SandboxWorker:
             if "t" in result:
                 judged = on_test(result) if on_test is not None else result
                 tests.append(judged)
-                if judged.get("stop"):
-                    self._ask_stop(job["id"])
+                if not job.get("all"):
+                    self._tell(job["id"], int(result["t"]), bool(judged.get("stop")))
                 continue
             if tests:
                 result["tests"] = tests
@@ -305,9 +306,12 @@ class SandboxWorker:
             lost.update(status="timeout", backstop=True)
         return lost, True
 
-    def _ask_stop(self, job_id: int) -> None:
+    def _tell(self, job_id: int, test: int, stop: bool) -> None:
+        # The judgement of one test of a stdio job: the worker waits for it before running
+        # the test after next (see sandbox.stdio).
+        message = job_id.to_bytes(8, "big") + test.to_bytes(4, "big") + int(stop).to_bytes(4, "big")
         with contextlib.suppress(OSError):  # (a full pipe: the worker is stuck anyway)
-            os.write(self._control_w, job_id.to_bytes(8, "big"))
+            os.write(self._control_w, message)
 
     def run(
         self,
