@@ -23,10 +23,13 @@ from verifiers._stdio import (
     stdio_job,
     stdio_verdict,
 )
-from verifiers._unit_outcomes import Plan, Prepared, judge, prepare
+from verifiers._unit_outcomes import Plan, Prepared, batch_job, judge, prepare, split_batch
 from verifiers.sandbox import SandboxPool
 
 RERUN_STATUSES = ("timeout", "crashed")
+# Samples of a problem judged from returned values go to a worker this many at a time:
+# one job, one result, and the worker forks for each with little work between forks.
+BATCH = 16
 
 
 class Host(Protocol):
@@ -61,6 +64,27 @@ class Run:
         raise NotImplementedError
 
 
+class CasesBatch:
+    """``cases``-mode runs of one problem in one sandbox job (see ``batch_job``)."""
+
+    def __init__(self, runs: list[UnitRun], host: Host) -> None:
+        self.runs, self.host = runs, host
+        self._results: list[dict[str, Any]] | None = None
+
+    def submit(self) -> None:
+        job = batch_job([r.prep for r in self.runs], self.host.pool.new_id())
+        backstop = len(self.runs) * self.host.timeout_s + self.host.backstop(0.0)
+        future = self.host.pool.submit(job, None, backstop)
+        for r in self.runs:
+            r.future, r.batch = future, self
+
+    def result(self, run: UnitRun) -> dict[str, Any]:
+        if self._results is None:
+            assert self.runs[0].future is not None
+            self._results = split_batch(self.runs[0].future.result(), len(self.runs))
+        return self._results[self.runs.index(run)]
+
+
 class UnitRun(Run):
     """A function judged on unit tests."""
 
@@ -76,6 +100,12 @@ class UnitRun(Run):
         self.prep: Prepared = prepare(
             problem, sample, host.pool.new_id(), host.timeout_s, host.limits, shared, built
         )
+        self.batch: CasesBatch | None = None
+
+    @property
+    def batchable(self) -> bool:
+        """Whether it may run in a batch (judged from returned values, no driver)."""
+        return self.prep.tests is None
 
     def submit(self) -> None:
         p = self.prep
@@ -83,13 +113,18 @@ class UnitRun(Run):
 
     def finish(self) -> Verdict:
         assert self.future is not None
-        result = self.future.result()
+        result = self.batch.result(self) if self.batch is not None else self.future.result()
         prep = self.prep
         if result.get("status") in RERUN_STATUSES:
             self.host.reruns += 1
-            prep = prep.with_id(self.host.pool.new_id())
-            backstop = self.host.backstop(self.host.timeout_s)
-            result = self.host.pool.run_alone(prep.job, prep.tests, backstop)
+            pool, backstop = self.host.pool, self.host.backstop(self.host.timeout_s)
+            prep = prep.with_id(pool.new_id())
+            if self.batchable:
+                (result,) = split_batch(
+                    pool.run_alone(batch_job([prep], prep.job["id"]), None, backstop), 1
+                )
+            else:
+                result = pool.run_alone(prep.job, prep.tests, backstop)
             result["rerun"] = True
         return judge(self.problem, self.sample, prep, result)
 

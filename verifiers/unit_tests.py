@@ -43,7 +43,7 @@ from harness.core.options import as_dict, option
 from harness.core.records import Problem, Sample, Verdict
 from harness.core.verifier import Verifier
 from verifiers._dedup import ProgramInfo, inspect_program, shareable_tests
-from verifiers._runs import Run, StdioRun, UnitRun
+from verifiers._runs import BATCH, CasesBatch, Run, StdioRun, UnitRun
 from verifiers._stdio import StdioPlan, extract_program, stdio_plan
 from verifiers._unit_outcomes import Plan, build_program, plan
 from verifiers.sandbox import (
@@ -183,7 +183,11 @@ class UnitTestVerifier(Verifier):
             else:
                 run = UnitRun(problem, sample, shared, (program, info.code), self)
             runs.append(run)
-            run.submit()
+            if not (isinstance(run, UnitRun) and run.batchable):
+                run.submit()
+        batchable = [r for r in runs if isinstance(r, UnitRun) and r.batchable]
+        for i in range(0, len(batchable), BATCH):
+            CasesBatch(batchable[i : i + BATCH], self).submit()
         return _Problem(problem, samples, runs, run_of)
 
     def _verdicts(self, item: _Problem) -> list[Verdict]:

@@ -35,7 +35,11 @@ _write = os.write
 
 def send(fd: int, record: dict[str, Any]) -> None:
     """Write one JSON line to ``fd`` (whole, retrying short writes)."""
-    view = memoryview((dumps_compact(record) + "\n").encode())
+    _write_all(fd, (dumps_compact(record) + "\n").encode())
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
     while view:
         view = view[_write(fd, view) :]
 
@@ -145,13 +149,16 @@ def run_candidate(
     if not callable(fn):
         send(out_fd, {"load": "error", "e": f"NameError: entry point {entry!r} is not defined"})
         return
-    send(out_fd, {"load": "ok"})
     if calls is not None:
-        # Values go to the harness as data: objects of other types become opaque.
+        # Values go to the harness as data: objects of other types become opaque. The
+        # records go out in one write at the end (a memory file: nothing blocks on it).
+        lines = ['{"load":"ok"}']
         for i, (args, kwargs) in enumerate(calls):
-            send(out_fd, {"i": i, **_call(fn, args, kwargs, None)})
-        send(out_fd, {"end": True})
+            lines.append(dumps_compact({"i": i, **_call(fn, args, kwargs, None)}))
+        lines.append('{"end":true}\n')
+        _write_all(out_fd, "\n".join(lines).encode())
         return
+    send(out_fd, {"load": "ok"})
     # The driver may pass objects back (a class instance built by one call and given to
     # the next), so they stay here and travel as handles.
     handles: list[Any] = []

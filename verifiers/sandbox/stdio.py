@@ -31,7 +31,6 @@ import os
 import select
 import signal
 import time
-from collections import OrderedDict
 from typing import Any
 
 from sandbox_programs import run_stdio
@@ -57,39 +56,30 @@ def sealed_file(name: str, data: bytes) -> int:
 class StdioRunner:
     """Runs ``stdio`` jobs for one worker (see module docstring)."""
 
-    def __init__(self, zygote: Any, control_fd: int, cached_problems: int) -> None:
+    def __init__(self, zygote: Any, control_fd: int) -> None:
         self.zygote = zygote
-        self.cached_problems = cached_problems
         self.control_fd = control_fd
         os.set_blocking(control_fd, False)
-        self.out = os.memfd_create("stdout", os.MFD_CLOEXEC)
+        self.out = zygote.out
         self.err = os.memfd_create("stderr", os.MFD_CLOEXEC)
-        # problem key -> (sealed input files, output caps); mirrored by the harness, which
-        # sends a problem's inputs only when this worker does not hold them.
-        self.inputs: OrderedDict[str, tuple[list[int], list[int]]] = OrderedDict()
         # This job's id, whether the harness asked it to stop, and how many of its tests
         # the harness has judged passed so far.
         self._job, self._stop, self._judged = -1, False, 0
 
     # -- inputs ----------------------------------------------------------------
     def _problem(self, job: dict[str, Any]) -> tuple[list[int], list[int]]:
-        key = str(job["key"])
-        given = job.get("inputs")
-        if given is not None:
-            old = self.inputs.pop(key, None)
-            if old is not None:
-                self._close(old[0])
-            files = [sealed_file("in", text.encode()) for text in given["inputs"]]
-            self.inputs[key] = (files, [int(c) for c in given["caps"]])
-            while len(self.inputs) > self.cached_problems:
-                self._close(self.inputs.popitem(last=False)[1][0])
-        else:
-            self.inputs.move_to_end(key)  # (a KeyError means the harness lost track: a bug)
-        return self.inputs[key]
+        """The problem's sealed input files and output caps (kept by the zygote per key)."""
+        return self.zygote.per_problem(job, "inputs", self._load, self._close)  # type: ignore[no-any-return]
 
     @staticmethod
-    def _close(fds: list[int]) -> None:
-        for fd in fds:
+    def _load(job: dict[str, Any]) -> tuple[list[int], list[int]]:
+        given = job["inputs"]
+        files = [sealed_file("in", text.encode()) for text in given["inputs"]]
+        return files, [int(c) for c in given["caps"]]
+
+    @staticmethod
+    def _close(held: tuple[list[int], list[int]]) -> None:
+        for fd in held[0]:
             os.close(fd)
 
     # -- the harness's judgements -------------------------------------------------

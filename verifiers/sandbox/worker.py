@@ -247,24 +247,25 @@ class SandboxWorker:
         """Queue a job (and its driver's tests) in the worker's pipes; False if it is stuck."""
         if not self.alive():
             return False
-        self.jobs += 1
-        if job.get("mode") == "stdio":
-            job = self._with_inputs(job)
+        self.jobs += len(job.get("batch") or ()) or 1  # (samples, as a batch runs several)
+        if "key" in job:
+            job = self._held_fields(job)
         if not _write_all(self._job_w, _frame(job), deadline):
             return False
         return tests is None or _write_all(self._tests_w, _frame(tests), deadline)
 
-    def _with_inputs(self, job: dict[str, Any]) -> dict[str, Any]:
-        # The zygote keeps the inputs of the CACHED_PROBLEMS problems it saw last (least
-        # recently used out first): the same bookkeeping here says when to send them.
+    def _held_fields(self, job: dict[str, Any]) -> dict[str, Any]:
+        # The zygote keeps what every job of a problem shares (the fields named in the
+        # job's "_held": inputs, calls) for the CACHED_PROBLEMS problems it saw last
+        # (least recently used out first): the same bookkeeping here says when to send it.
         key = job["key"]
         if key in self._held:
             self._held.move_to_end(key)
-            return job
+            return {k: v for k, v in job.items() if k not in job["_held"]}
         self._held[key] = None
         while len(self._held) > CACHED_PROBLEMS:
             self._held.popitem(last=False)
-        return {**job, "inputs": job["_inputs"]}
+        return job
 
     def receive(
         self,

@@ -30,6 +30,8 @@ import select
 import signal
 import sys
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from sandbox_codec import decode, read_frame, write_frame
@@ -54,20 +56,26 @@ class Zygote(SampleProcesses):
         self.job_fd, self.result_fd, self.tests_fd = job_fd, result_fd, tests_fd
         self.control_fd = control_fd
         self._stdio: StdioRunner | None = None
+        # What every job of a problem shares, per problem key (see per_problem).
+        self.held: OrderedDict[str, tuple[Any, Callable[[Any], None] | None]] = OrderedDict()
+        self.cached_problems = int(config.get("cached_problems") or 4)
+        # A sample's output: a memory file it writes without anyone draining it.
+        self.out = os.memfd_create("out", os.MFD_CLOEXEC)
 
     def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
         started = time.monotonic()
         limits = job["limits"]
         self._jobs += 1
         rlimits = self.limits(limits)
+        if job["mode"] == "cases":
+            return self._run_cases(job, rlimits)
         # The harness ships the program compiled (it compiles it, never runs it) or, when
         # it does not compile, as source, so the child reports the error as usual.
         blob = job.get("blob")
         program = marshal.loads(blob) if blob else job["program"]
         if job["mode"] == "stdio":
             if self._stdio is None:
-                cached = int(self.config["cached_problems"])
-                self._stdio = StdioRunner(self, self.control_fd, cached)
+                self._stdio = StdioRunner(self, self.control_fd)
             return self._stdio.run(job, program, rlimits)
         scratch = self.fresh_scratch()
         entry = job["entry_point"]
@@ -76,25 +84,17 @@ class Zygote(SampleProcesses):
             fcntl.fcntl(out_w, _F_SETPIPE_SZ, 1 << 20)
         except OSError:
             pass
-        args: tuple[Any, ...]
-        if job["mode"] == "cases":
-            # Inputs are decoded here, before the fork, so the child only runs the program.
-            calls = [(decode(a), decode(k)) for a, k in job["calls"]]
-            args = (program, entry, calls, out_w, None)
-            main = self.fork("candidate", scratch, rlimits, [out_w], run_candidate, args)
-            pids = [main]
-        else:
-            req_r, req_w = os.pipe()
-            rep_r, rep_w = os.pipe()
-            args = (program, entry, None, rep_w, req_r)
-            keep = sorted([req_r, rep_w])
-            cand = self.fork("candidate", scratch, rlimits, keep, run_candidate, args)
-            args = (job["id"], out_w, req_w, rep_r)
-            keep = sorted([out_w, req_w, rep_r, self.tests_fd])
-            main = self.fork("driver", "/", rlimits, keep, self._driver, args)
-            for fd in (req_r, req_w, rep_r, rep_w):
-                os.close(fd)
-            pids = [cand, main]
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        args: tuple[Any, ...] = (program, entry, None, rep_w, req_r)
+        keep = sorted([req_r, rep_w])
+        cand = self.fork("candidate", scratch, rlimits, keep, run_candidate, args)
+        args = (job["id"], out_w, req_w, rep_r)
+        keep = sorted([out_w, req_w, rep_r, self.tests_fd])
+        main = self.fork("driver", "/", rlimits, keep, self._driver, args)
+        for fd in (req_r, req_w, rep_r, rep_w):
+            os.close(fd)
+        pids = [cand, main]
         os.close(out_w)
         status, data, rusage_s, exit_code = self._wait(main, out_r, float(job["timeout"]))
         os.close(out_r)
@@ -110,6 +110,83 @@ class Zygote(SampleProcesses):
             "cpu_s": round(rusage_s, 4),
             "elapsed_s": round(time.monotonic() - started, 4),
         }
+
+    def per_problem(
+        self,
+        job: dict[str, Any],
+        field: str,
+        load: Callable[[Any], Any],
+        release: Callable[[Any], None] | None = None,
+    ) -> Any:
+        """What the jobs of the job's problem share: made by ``load`` from the job when
+        it carries ``field`` (the first job of the problem this worker sees), else kept
+        from then. The last ``cached_problems`` problems are kept (``release``
+        lets go of one); the harness keeps the same account of what to send."""
+        key = str(job["key"])
+        if field in job:
+            old = self.held.pop(key, None)
+            if old is not None and old[1] is not None:
+                old[1](old[0])
+            self.held[key] = (load(job), release)
+            while len(self.held) > self.cached_problems:
+                value, free = self.held.popitem(last=False)[1]
+                if free is not None:
+                    free(value)
+        else:
+            self.held.move_to_end(key)  # (a KeyError: the harness lost count, a bug)
+        return self.held[key][0]
+
+    def _run_cases(self, job: dict[str, Any], rlimits: Any) -> dict[str, Any]:
+        """Several samples of one problem, one after another (see ``_unit_outcomes.batch_job``).
+
+        Everything a sample needs is made before the first fork: the problem's calls,
+        decoded once per problem, and every program, unmarshalled. Between forks this
+        process then does little, because every page it writes after a fork is copied
+        (or, once the child is gone, write-faulted) again. Each child writes its records
+        to a memory file, read when it has ended.
+        """
+        entry, calls = self.per_problem(job, "calls", _decoded_calls)
+        blob, sources = job.get("blob") or b"", job.get("sources") or {}
+        programs, pos = [], 0
+        for i, size in enumerate(job["sizes"]):
+            programs.append(marshal.loads(blob[pos : pos + size]) if size else sources[str(i)])
+            pos += size
+        del blob
+        timeout, cpu_limit = float(job["timeout"]), float(job["limits"]["cpu_s"])
+        out, fork, wait_exit = self.out, self.fork, self._wait_exit
+        results, outputs = [], []
+        for program in programs:
+            started = time.monotonic()
+            os.ftruncate(out, 0)
+            os.lseek(out, 0, os.SEEK_SET)
+            args = (program, entry, calls, out, None)
+            pid = fork("candidate", self.fresh_scratch(), rlimits, [out], run_candidate, args)
+            status, cpu_s, code = wait_exit(pid, timeout)
+            self.kill_all([pid], pid)
+            self.wipe()
+            if status == "done" and code == -signal.SIGKILL and cpu_s >= cpu_limit - 0.05:
+                status = "timeout"  # RLIMIT_CPU's hard limit kills with SIGKILL
+            size = os.fstat(out).st_size
+            if size > OUTPUT_CAP:
+                status, size = "overflow", OUTPUT_CAP
+            outputs.append(os.pread(out, size, 0) if size else b"")
+            results.append(
+                (status, code, round(cpu_s, 4), round(time.monotonic() - started, 4), size)
+            )
+        return {"id": job["id"], "status": "done", "results": results, "blob": b"".join(outputs)}
+
+    @staticmethod
+    def _wait_exit(pid: int, timeout: float) -> tuple[str, float, int]:
+        pidfd = os.pidfd_open(pid)
+        try:
+            status = "done" if select.select([pidfd], [], [], timeout)[0] else "timeout"
+        finally:
+            os.close(pidfd)
+        if status != "done":
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _, wstatus, rusage = os.wait4(pid, 0)
+        return status, rusage.ru_utime + rusage.ru_stime, os.waitstatus_to_exitcode(wstatus)
 
     def _driver(self, job_id: int, out_w: int, req_w: int, rep_r: int) -> None:
         while True:
@@ -174,11 +251,15 @@ class Zygote(SampleProcesses):
                 result = self.run_job(job)
             except Exception as exc:  # a bug here must not look like a verdict
                 result = {"id": job.get("id"), "status": "internal", "out": repr(exc)[:500]}
-            write_frame(self.result_fd, result)
+            self.send_result(result, result.pop("blob", None))
 
     def send_result(self, record: dict[str, Any], blob: bytes | None = None) -> None:
         """Write one result frame (a test's outcome, with its output as ``blob``)."""
         write_frame(self.result_fd, record, blob)
+
+
+def _decoded_calls(job: dict[str, Any]) -> tuple[str, list[tuple[Any, Any]]]:
+    return job["entry_point"], [(decode(a), decode(k)) for a, k in job["calls"]]
 
 
 def main(
