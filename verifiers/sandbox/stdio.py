@@ -69,7 +69,10 @@ class StdioRunner:
     # -- inputs ----------------------------------------------------------------
     def _problem(self, job: dict[str, Any]) -> tuple[list[int], list[int]]:
         """The problem's sealed input files and output caps (kept by the zygote per key)."""
-        return self.zygote.per_problem(job, "inputs", self._load, self._close)  # type: ignore[no-any-return]
+        held: tuple[list[int], list[int]] = self.zygote.per_problem(
+            job, "inputs", self._load, self._close
+        )
+        return held
 
     @staticmethod
     def _load(job: dict[str, Any]) -> tuple[list[int], list[int]]:
