@@ -3,13 +3,17 @@ sandboxed run counts (1,000 samples of 10 programs are 10 runs, with the same ve
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 
 import pytest
 
 from harness.core.records import CodeTests, Problem, Sample
 from tests.verifiers.code_problems import make_code_problem
 from verifiers._dedup import inspect_program, nondeterminism, shareable_tests
+from verifiers.sandbox.bwrap import HASH_SEED
 from verifiers.unit_tests import UnitTestVerifier
 
 ADD = make_code_problem(
@@ -166,3 +170,28 @@ def test_a_program_using_random_gets_a_run_per_sample(bwrap_ok: None) -> None:
     assert all(v.correct for v in verdicts)
     assert runs == 1 + 10  # the plain program once, the random one every time
     assert [v.judged_with for v in verdicts] == [0 if i % 2 == 0 else i for i in range(20)]
+
+
+@pytest.mark.slow
+def test_every_worker_iterates_a_set_of_strings_in_the_same_order(bwrap_ok: None) -> None:
+    program = "print(*{'alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta'})\n"
+    order = subprocess.run(
+        [sys.executable, "-c", program],
+        env={**os.environ, "PYTHONHASHSEED": HASH_SEED},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    tests = CodeTests("stdio", "", io_tests=({"input": "", "output": order, "set": "public"},))
+    problem = Problem("set", "print the set", tests=tests)
+    samples = [Sample("set", i, program + "#" * i) for i in range(12)]
+    verifier = UnitTestVerifier(
+        options={"workers": "2", "dedup": "false", "case_sensitive": "true"}
+    )
+    try:
+        verdicts = verifier.verify(problem, samples)
+        jobs = [w.jobs for w in verifier.pool.workers]
+    finally:
+        verifier.close()
+    assert all(v.correct for v in verdicts), [v.detail for v in verdicts if not v.correct]
+    assert min(jobs) > 0  # both workers ran it

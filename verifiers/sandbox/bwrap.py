@@ -48,6 +48,9 @@ WARM_MODULES = (
     "math", "re", "string", "itertools", "functools", "collections", "heapq", "bisect",
     "operator", "copy", "hashlib", "json", "typing",
 )  # fmt: skip
+# The string hash seed of every worker (and so of every sample): a set of strings is
+# iterated in the same order in every run, so identical programs may share one.
+HASH_SEED = "0"
 # stdio jobs: a worker keeps the inputs of this many problems (see sandbox.stdio).
 CACHED_PROBLEMS = 4
 _HERE = Path(__file__).parent
@@ -61,7 +64,7 @@ _MODULES = (
     ("sandbox_zygote", _HERE / "zygote.py"),
 )
 
-# Runs as `python -I -S -c BOOTSTRAP job_fd result_fd tests_fd control_fd`: reads one frame with
+# Runs as `python -s -S -P -c BOOTSTRAP job_fd result_fd tests_fd control_fd`: reads one frame with
 # the worker's config and its modules, compiled by the harness (same interpreter), so
 # the worker does not hold the compiler's leftovers in memory it copies at each fork.
 BOOTSTRAP = """
@@ -190,7 +193,9 @@ def _ro_binds(extra_dirs: list[str]) -> list[str]:
 def worker_command(settings: SandboxSettings, fds: tuple[int, ...]) -> list[str]:
     """Command line that starts one worker; ``fds`` are its job, result, tests and control
     pipes."""
-    python = [python_executable(), "-I", "-S", "-c", BOOTSTRAP, *map(str, fds)]
+    # -s -S -P: no user site, no site, nothing from the working directory (as -I, which
+    # would also ignore the environment, where PYTHONHASHSEED must be read).
+    python = [python_executable(), "-s", "-S", "-P", "-c", BOOTSTRAP, *map(str, fds)]
     if settings.mode == "none":
         return python
     # The scratch tmpfs first: a harness installed under /tmp must stay visible on top of it.
@@ -207,6 +212,7 @@ def worker_command(settings: SandboxSettings, fds: tuple[int, ...]) -> list[str]
         args += ["--unshare-user"]
     args += ["--die-with-parent", "--new-session", "--clearenv", "--chdir", "/tmp"]
     args += ["--setenv", "PATH", "/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8"]
+    args += ["--setenv", "PYTHONHASHSEED", HASH_SEED]
     args += ["--setenv", "LD_BIND_NOW", "1"]
     return [*args, "--", *python]
 

@@ -32,6 +32,7 @@ from typing import IO, Any
 
 from verifiers.sandbox.bwrap import (
     CACHED_PROBLEMS,
+    HASH_SEED,
     WARM_MODULES,
     SandboxSettings,
     SandboxUnavailable,
@@ -211,7 +212,11 @@ class SandboxWorker:
             stdout=subprocess.DEVNULL,
             stderr=self._stderr,
             start_new_session=True,
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
+            env={
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "LANG": "C.UTF-8",
+                "PYTHONHASHSEED": HASH_SEED,
+            },
         )
         for fd in fds:
             os.close(fd)
