@@ -115,9 +115,19 @@ class UnitRun(Run):
         assert self.future is not None
         result = self.batch.result(self) if self.batch is not None else self.future.result()
         prep = self.prep
+        pool = self.host.pool
+        if result.get("batch_lost") and len(self.batch.runs if self.batch else ()) > 1:
+            # One sample of the batch lost the worker (or the batch outran its backstop):
+            # each runs again on its own first, so only the culprit is re-run alone.
+            prep = prep.with_id(pool.new_id())
+            job, backstop = (
+                batch_job([prep], prep.job["id"]),
+                self.host.backstop(self.host.timeout_s),
+            )
+            (result,) = split_batch(pool.submit(job, None, backstop).result(), 1)
         if result.get("status") in RERUN_STATUSES:
             self.host.reruns += 1
-            pool, backstop = self.host.pool, self.host.backstop(self.host.timeout_s)
+            backstop = self.host.backstop(self.host.timeout_s)
             prep = prep.with_id(pool.new_id())
             if self.batchable:
                 (result,) = split_batch(

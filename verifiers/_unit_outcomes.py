@@ -240,7 +240,8 @@ def split_batch(record: dict[str, Any], count: int) -> list[dict[str, Any]]:
     got = record.get("results")
     if record.get("status") != "done" or not isinstance(got, list) or len(got) != count:
         # The worker was lost (or answered out of shape): every sample shares the fate.
-        return [{"status": record.get("status"), "out": ""} for _ in range(count)]
+        lost = {"status": record.get("status"), "out": "", "batch_lost": True}
+        return [dict(lost) for _ in range(count)]
     blob = record.get("blob") or b""
     out, pos = [], 0
     for status, code, cpu_s, elapsed_s, size in got:

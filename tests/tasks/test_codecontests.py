@@ -25,12 +25,7 @@ from tests.verifiers.contest_problems import MOVES, PROBLEMS, RANGE_SUMS
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def no_hub(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The hub is unreachable in these tests, wherever they run."""
-    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+pytestmark = pytest.mark.usefixtures("no_hub")  # (tests/tasks/conftest.py)
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:

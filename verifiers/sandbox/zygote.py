@@ -137,21 +137,42 @@ class Zygote(SampleProcesses):
         return self.held[key][0]
 
     def _run_cases(self, job: dict[str, Any], rlimits: Any) -> dict[str, Any]:
-        """Several samples of one problem, one after another (see ``_unit_outcomes.batch_job``).
-
-        Everything a sample needs is made before the first fork: the problem's calls,
-        decoded once per problem, and every program, unmarshalled. Between forks this
-        process then does little, because every page it writes after a fork is copied
-        (or, once the child is gone, write-faulted) again. Each child writes its records
-        to a memory file, read when it has ended.
-        """
-        entry, calls = self.per_problem(job, "calls", _decoded_calls)
+        """Samples judged from returned values: a batch of a problem's samples (see
+        ``_unit_outcomes.batch_job``), or one sample (``program``/``blob``, ``calls``)."""
+        if "batch" not in job:
+            blob = job.get("blob")
+            program = marshal.loads(blob) if blob else job["program"]
+            calls = _decoded_calls(job)
+            ((status, code, cpu_s, elapsed_s, _),), out = self._run_programs(
+                job, calls, [program], rlimits
+            )
+            return {
+                "id": job["id"], "status": status, "exit": code, "cpu_s": cpu_s,
+                "elapsed_s": elapsed_s, "out": out.decode("utf-8", "replace"),
+            }  # fmt: skip
+        calls = self.per_problem(job, "calls", _decoded_calls)
         blob, sources = job.get("blob") or b"", job.get("sources") or {}
         programs, pos = [], 0
         for i, size in enumerate(job["sizes"]):
             programs.append(marshal.loads(blob[pos : pos + size]) if size else sources[str(i)])
             pos += size
         del blob
+        results, outputs = self._run_programs(job, calls, programs, rlimits)
+        return {"id": job["id"], "status": "done", "results": results, "blob": outputs}
+
+    def _run_programs(
+        self, job: dict[str, Any], calls: Any, programs: list[Any], rlimits: Any
+    ) -> tuple[list[tuple[Any, ...]], bytes]:
+        """Each program, one after another, on the problem's calls; per program (status,
+        exit code, CPU s, elapsed s, output size), and the outputs back to back.
+
+        Everything a sample needs is made before the first fork (the calls decoded, the
+        programs unmarshalled): between forks this process then does little, because
+        every page it writes after a fork is copied (or, once the child is gone,
+        write-faulted) again. Each child writes its records to a memory file, read when
+        it has ended.
+        """
+        entry, decoded = calls
         timeout, cpu_limit = float(job["timeout"]), float(job["limits"]["cpu_s"])
         out, fork, wait_exit = self.out, self.fork, self._wait_exit
         results, outputs = [], []
@@ -159,7 +180,7 @@ class Zygote(SampleProcesses):
             started = time.monotonic()
             os.ftruncate(out, 0)
             os.lseek(out, 0, os.SEEK_SET)
-            args = (program, entry, calls, out, None)
+            args = (program, entry, decoded, out, None)
             pid = fork("candidate", self.fresh_scratch(), rlimits, [out], run_candidate, args)
             status, cpu_s, code = wait_exit(pid, timeout)
             self.kill_all([pid], pid)
@@ -170,10 +191,9 @@ class Zygote(SampleProcesses):
             if size > OUTPUT_CAP:
                 status, size = "overflow", OUTPUT_CAP
             outputs.append(os.pread(out, size, 0) if size else b"")
-            results.append(
-                (status, code, round(cpu_s, 4), round(time.monotonic() - started, 4), size)
-            )
-        return {"id": job["id"], "status": "done", "results": results, "blob": b"".join(outputs)}
+            elapsed = round(time.monotonic() - started, 4)
+            results.append((status, code, round(cpu_s, 4), elapsed, size))
+        return results, b"".join(outputs)
 
     @staticmethod
     def _wait_exit(pid: int, timeout: float) -> tuple[str, float, int]:
@@ -182,11 +202,7 @@ class Zygote(SampleProcesses):
             status = "done" if select.select([pidfd], [], [], timeout)[0] else "timeout"
         finally:
             os.close(pidfd)
-        if status != "done":
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        _, wstatus, rusage = os.wait4(pid, 0)
-        return status, rusage.ru_utime + rusage.ru_stime, os.waitstatus_to_exitcode(wstatus)
+        return (status, *_reap(pid, status))
 
     def _driver(self, job_id: int, out_w: int, req_w: int, rep_r: int) -> None:
         while True:
@@ -212,12 +228,8 @@ class Zygote(SampleProcesses):
                 status, chunks = self._read_until_exit(pidfd, out_r, deadline)
         finally:
             os.close(pidfd)
-        if status != "done":
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(main, signal.SIGKILL)
-        _, wstatus, rusage = os.wait4(main, 0)
-        code = os.waitstatus_to_exitcode(wstatus)
-        return status, b"".join(chunks), rusage.ru_utime + rusage.ru_stime, code
+        cpu_s, code = _reap(main, status)
+        return status, b"".join(chunks), cpu_s, code
 
     @staticmethod
     def _read_until_exit(pidfd: int, out_r: int, deadline: float) -> tuple[str, list[bytes]]:
@@ -256,6 +268,16 @@ class Zygote(SampleProcesses):
     def send_result(self, record: dict[str, Any], blob: bytes | None = None) -> None:
         """Write one result frame (a test's outcome, with its output as ``blob``)."""
         write_frame(self.result_fd, record, blob)
+
+
+def _reap(pid: int, status: str) -> tuple[float, int]:
+    """Kill ``pid`` unless it ended (``status`` done), wait for it: its CPU seconds and
+    exit code."""
+    if status != "done":
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    _, wstatus, rusage = os.wait4(pid, 0)
+    return rusage.ru_utime + rusage.ru_stime, os.waitstatus_to_exitcode(wstatus)
 
 
 def _decoded_calls(job: dict[str, Any]) -> tuple[str, list[tuple[Any, Any]]]:
