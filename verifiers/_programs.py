@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import marshal
 import re
+import warnings
 
 from harness.core.records import CodeTests
 
@@ -68,7 +69,9 @@ def compiled(program: str) -> bytes | None:
     as source, so the sandbox reports the error as it does for any load failure.
     """
     try:
-        code = compile(program, "<candidate>", "exec", dont_inherit=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # (the sample's own SyntaxWarnings)
+            code = compile(program, "<candidate>", "exec", dont_inherit=True)
     except Exception:  # SyntaxError, ValueError (NUL bytes), RecursionError, MemoryError
         return None
     return marshal.dumps(code)

@@ -13,7 +13,7 @@ import functools
 from concurrent.futures import Future
 from typing import Any, Protocol
 
-from harness.core.records import Problem, Sample, Verdict
+from harness.core.records import Problem, Sample, Status, Verdict
 from verifiers._dedup import ProgramInfo
 from verifiers._stdio import (
     StdioOutcome,
@@ -95,23 +95,33 @@ class UnitRun(Run):
         shared: Plan,
         built: tuple[str, bytes | None],
         host: Host,
+        error: str | None = None,
     ) -> None:
         super().__init__(problem, sample, host)
         self.prep: Prepared = prepare(
             problem, sample, host.pool.new_id(), host.timeout_s, host.limits, shared, built
         )
         self.batch: CasesBatch | None = None
+        # A program that does not compile is judged here, without a run.
+        self.error = error if built[1] is None else None
 
     @property
     def batchable(self) -> bool:
-        """Whether it may run in a batch (judged from returned values, no driver)."""
-        return self.prep.tests is None
+        """Whether it runs in a batch (judged from returned values, no driver)."""
+        return self.prep.tests is None and self.error is None
 
     def submit(self) -> None:
+        if self.error is not None:
+            return
         p = self.prep
         self.future = self.host.pool.submit(p.job, p.tests, self.host.backstop(self.host.timeout_s))
 
     def finish(self) -> Verdict:
+        if self.error is not None:
+            detail = {"mode": self.prep.job["mode"], "error": self.error}
+            return Verdict(
+                self.problem.id, self.sample.sample_index, False, Status.ERROR, detail=detail
+            )
         assert self.future is not None
         result = self.batch.result(self) if self.batch is not None else self.future.result()
         prep = self.prep

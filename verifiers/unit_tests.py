@@ -86,9 +86,9 @@ class UnitTestOptions:
 
 
 @functools.lru_cache(maxsize=4096)
-def _inspect(program: str) -> ProgramInfo:
+def _inspect(program: str, keyed: bool) -> ProgramInfo:
     # Identical texts are common in repeated sampling: each is parsed and compiled once.
-    return inspect_program(program)
+    return inspect_program(program, keyed=keyed)
 
 
 @dataclass
@@ -171,7 +171,7 @@ class UnitTestVerifier(Verifier):
                 program = extract_program(sample.text)
             else:
                 program = build_program(tests, sample.text)
-            info = _inspect(program)
+            info = _inspect(program, bool(self.options.dedup))
             if self.options.dedup and shareable and info.shared and info.key in groups:
                 run_of.append(groups[info.key])
                 runs[groups[info.key]].members.append(sample)
@@ -181,7 +181,7 @@ class UnitTestVerifier(Verifier):
             if isinstance(shared, StdioPlan):
                 run: Run = StdioRun(problem, sample, shared, info, self)
             else:
-                run = UnitRun(problem, sample, shared, (program, info.code), self)
+                run = UnitRun(problem, sample, shared, (program, info.code), self, info.error)
             runs.append(run)
             if not (isinstance(run, UnitRun) and run.batchable):
                 run.submit()
