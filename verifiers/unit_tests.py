@@ -8,8 +8,8 @@ Options (``--verifier-opt KEY=VALUE``; ``--sandbox`` sets ``sandbox``):
 
 - ``sandbox``: ``bwrap`` (default; bubblewrap isolation) or ``none`` (no isolation,
   for trusted code only).
-- ``timeout``: wall-clock seconds per sample (default 5), and per test for stdio
-  problems that state no time limit; CPU time is capped at the next whole second above.
+- ``timeout``: wall-clock seconds per sample (default 5); CPU time is capped at the next
+  whole second above. For stdio problems that state no time limit: CPU seconds per test.
 - ``time_scale``: stdio problems' time limits are multiplied by this (default 1).
 - ``all_tests``: run every stdio test even after one failed (default: stop there).
 - ``float_tol``, ``case_sensitive``: how stdio outputs are compared (``_stdio``).
@@ -66,7 +66,7 @@ class UnitTestOptions:
     )
     timeout: float = option(
         5.0,
-        "wall-clock seconds per sample (per test for stdio problems without a time limit)",
+        "wall-clock seconds per sample (stdio: CPU seconds per test where a problem states none)",
         min=0,
         max=3600,
         exclusive=True,
