@@ -82,9 +82,23 @@ def _work(
 
 @dataclass(frozen=True)
 class VerifyResult:
+    """What a verify call wrote.
+
+    Attributes:
+        shared: New verdicts judged with another sample's run (an identical program).
+        runs: Distinct runs behind the new verdicts that record ``judged_with``.
+    """
+
     verifier: str
     path: Path
     new_verdicts: int
+    shared: int = 0
+    runs: int = 0
+
+    @property
+    def duplicate_rate(self) -> float:
+        """Share of the new verdicts that reused another sample's run."""
+        return self.shared / self.new_verdicts if self.new_verdicts else 0.0
 
 
 def verify(
@@ -108,7 +122,8 @@ def verify(
     store = run if isinstance(run, RunStore) else RunStore(run)
     name = verifier or (impl.name if impl is not None else run_verifier(store))
     impl = impl or load_verifier(name, options)
-    written = 0
+    written = shared = 0
+    runs: set[tuple[str, int]] = set()
     try:
         with store:
             items, done = _work(store, impl, name)
@@ -119,6 +134,10 @@ def verify(
                     new = [v for v in verdicts if (v.problem_id, v.sample_index) not in done]
                     out.write_batch(new)
                     written += len(new)
+                    for v in new:
+                        if v.judged_with is not None:
+                            runs.add((v.problem_id, v.judged_with))
+                            shared += v.judged_with != v.sample_index
                     if progress is not None:
                         progress(new)
             info = {"verifier": name, **impl.describe()}
@@ -131,4 +150,4 @@ def verify(
                 store.write_manifest(manifest.replace(sandbox=str(info["sandbox"])))
     finally:
         impl.close()
-    return VerifyResult(name, store.verdicts_path(name), written)
+    return VerifyResult(name, store.verdicts_path(name), written, shared, len(runs))

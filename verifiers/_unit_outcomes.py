@@ -15,63 +15,22 @@ Per-test detail is a compact string (``P`` passed, ``F`` wrong result, ``E`` rai
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 import marshal
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.core.codetests import case_calls, judge_case
 from harness.core.errors import UsageError
 from harness.core.records import CodeTests, Problem, Sample, Status, Verdict
-from harness.core.values import CodecError, decode, short_repr
+from harness.core.values import CodecError, decode, dumps_compact, short_repr
+from verifiers._programs import build_program, compiled, defines, extract_code
+
+__all__ = ["build_program", "compiled", "defines", "extract_code", "judge", "plan", "prepare"]
 
 MAX_FAILURES = 3
-# Every name that follows a ``def`` (a superset of the functions the code defines).
-_DEF_NAME = re.compile(r"\bdef[\s\\]+([^\s\\(\[:]+)")
-_FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
-
-
-def extract_code(text: str, entry_point: str) -> str:
-    """The code of a sample: the fenced block defining ``entry_point`` if the text has fences."""
-    if "```" not in text:
-        return text
-    blocks = _FENCE.findall(text)
-    if not blocks:
-        return text
-    for block in blocks:
-        if defines(block, entry_point):
-            return str(block)
-    return str(blocks[0])
-
-
-def defines(code: str, name: str) -> bool:
-    """Whether ``code`` parses on its own and defines function ``name`` at top level."""
-    if name not in _DEF_NAME.findall(code):
-        return False  # (the usual completion: a body only; parsing it would raise)
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
-        return False
-    return any(
-        isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == name for n in tree.body
-    )
-
-
-def build_program(tests: CodeTests, text: str) -> str:
-    """The program a sample stands for: prompt + completion, or a full program.
-
-    A sample that defines the entry point itself is a full program; the prompt code is
-    put first anyway, so helpers and imports it declares stay available.
-    """
-    entry = tests.entry_point
-    code = extract_code(text, entry)
-    prompt_code = tests.prompt_code
-    if not prompt_code:
-        return code
-    if defines(code, entry):
-        return f"{prompt_code}\n\n{code}\n"
-    return f"{prompt_code}{code}\n"
+_keys = itertools.count()
 
 
 def _free_names(sources: list[str]) -> list[str]:
@@ -86,20 +45,6 @@ def _free_names(sources: list[str]) -> list[str]:
 
 
 _UNDECODABLE = object()
-
-
-def compiled(program: str) -> bytes | None:
-    """The program compiled here, as marshal bytes for the sandbox; None if it does not compile.
-
-    Compiling runs none of the program's code; it saves every forked sample the
-    compiler's work, its largest start-up cost. A program that does not compile is sent
-    as source, so the sandbox reports the error as it does for any load failure.
-    """
-    try:
-        code = compile(program, "<candidate>", "exec", dont_inherit=True)
-    except Exception:  # SyntaxError, ValueError (NUL bytes), RecursionError, MemoryError
-        return None
-    return marshal.dumps(code)
 
 
 @dataclass
@@ -117,6 +62,22 @@ class Plan:
     expected: list[Any] = field(default_factory=list)
     driver: dict[str, Any] | None = None
     test_names: list[str] = field(default_factory=list)
+    expected_out: bytes | None = None
+    key: str = field(default_factory=lambda: f"cases#{next(_keys)}")
+
+
+def _right_answer_records(cases: list[dict[str, Any]]) -> bytes | None:
+    """What the candidate process writes when every case is an equality with one call
+    and each call returns exactly the expected value (its own encoding of it), or None.
+
+    (The sandbox's ``send`` writes ``dumps_compact`` lines, so the bytes are known.)
+    """
+    if not all(c.get("compare") == "eq" and "calls" not in c for c in cases):
+        return None
+    lines = [dumps_compact({"load": "ok"})]
+    lines += [dumps_compact({"i": i, "ok": True, "v": c["expected"]}) for i, c in enumerate(cases)]
+    lines.append(dumps_compact({"end": True}))
+    return ("\n".join(lines) + "\n").encode()
 
 
 def _tests_of(problem: Problem) -> CodeTests:
@@ -143,7 +104,9 @@ def plan(problem: Problem) -> Plan:
             for call in case_calls(case):
                 calls.append([call["input"], call.get("kwargs", {"dict": []})])
                 owner.append(k)
-        return Plan(entry, "cases", calls, cases, owner, [_expected(c) for c in cases])
+        shared = Plan(entry, "cases", calls, cases, owner, [_expected(c) for c in cases])
+        shared.expected_out = _right_answer_records(cases)
+        return shared
     asserts = list(tests.asserts) if tests.asserts is not None else None
     test_code = "" if asserts is not None else tests.test_code
     driver: dict[str, Any] = {
@@ -213,6 +176,7 @@ def prepare(
     timeout_s: float,
     limits: dict[str, Any],
     shared: Plan | None = None,
+    built: tuple[str, bytes | None] | None = None,
 ) -> Prepared:
     """The sandbox job for one sample of a code problem.
 
@@ -223,12 +187,17 @@ def prepare(
         timeout_s: Wall-clock seconds the sample may run.
         limits: Its rlimits (``SandboxSettings.limits``).
         shared: ``plan(problem)``, when the caller keeps it for all samples of a problem.
+        built: The sample's program and its compiled code (``build_program``,
+            ``compiled``), when the caller has them already.
 
     Raises:
         UsageError: The problem carries no unit tests.
     """
     shared = shared or plan(problem)
-    program = build_program(_tests_of(problem), sample.text)
+    if built is None:
+        program = build_program(_tests_of(problem), sample.text)
+        built = program, compiled(program)
+    program, code = built
     job: dict[str, Any] = {
         "id": job_id,
         "program": program,
@@ -237,13 +206,56 @@ def prepare(
         "timeout": timeout_s,
         "mode": shared.mode,
     }
-    code = compiled(program)
     if code is not None:
         job["code"] = code
     if shared.driver is None:
-        job["calls"] = shared.calls
+        # The calls go to a worker with the first sample of the problem it sees (a worker
+        # keeps them per problem key; see sandbox.worker).
+        job.update(key=shared.key, calls=shared.calls, _held=("calls",))
         return Prepared(job, None, shared)
     return Prepared(job, {"id": job_id, **shared.driver}, shared)
+
+
+def batch_job(preps: list[Prepared], job_id: int) -> dict[str, Any]:
+    """One sandbox job for several ``cases``-mode samples of a problem, run one after
+    another in the worker: their compiled programs back to back (``sizes``; a program
+    that does not compile travels as source, in ``sources``)."""
+    first = preps[0].job
+    codes = [p.job.get("code") or b"" for p in preps]
+    job = {
+        k: first[k] for k in ("mode", "entry_point", "limits", "timeout", "key", "calls", "_held")
+    }
+    job.update(
+        id=job_id,
+        batch=[p.job["id"] for p in preps],
+        sizes=[len(c) for c in codes],
+        sources={str(i): p.job["program"] for i, p in enumerate(preps) if not codes[i]},
+        code=b"".join(codes),
+    )
+    return job
+
+
+def split_batch(record: dict[str, Any], count: int) -> list[dict[str, Any]]:
+    """The result of each sample of a batch job (see ``batch_job``), in order."""
+    got = record.get("results")
+    if record.get("status") != "done" or not isinstance(got, list) or len(got) != count:
+        # The worker was lost (or answered out of shape): every sample shares the fate.
+        lost = {"status": record.get("status"), "out": "", "batch_lost": True}
+        return [dict(lost) for _ in range(count)]
+    blob = record.get("blob") or b""
+    out, pos = [], 0
+    for status, code, cpu_s, elapsed_s, size in got:
+        out.append(
+            {
+                "status": status,
+                "exit": code,
+                "cpu_s": cpu_s,
+                "elapsed_s": elapsed_s,
+                "blob": blob[pos : pos + size],
+            }
+        )
+        pos += size
+    return out
 
 
 def _records(out: str) -> list[dict[str, Any]]:
@@ -273,10 +285,13 @@ def _exit_text(code: Any) -> str:
 
 
 def judge(problem: Problem, sample: Sample, prep: Prepared, result: dict[str, Any]) -> Verdict:
-    """The verdict for one sample from the sandbox's result record."""
-    records = _records(str(result.get("out", "")))
+    """The verdict for one sample from the sandbox's result record.
+
+    Its outputs are the records the program's process wrote: ``blob`` (bytes, from a
+    memory file) or ``out`` (text, from a pipe).
+    """
+    blob = result.get("blob")
     sandbox_status = str(result.get("status"))
-    load = next((r for r in records if "load" in r), None)
     detail: dict[str, Any] = {
         "mode": prep.job["mode"],
         "elapsed_s": result.get("elapsed_s"),
@@ -291,6 +306,14 @@ def judge(problem: Problem, sample: Sample, prep: Prepared, result: dict[str, An
             problem.id, sample.sample_index, status is Status.PASSED, status, detail=detail
         )
 
+    expected = prep.plan.expected_out
+    if expected is not None and blob == expected and sandbox_status == "done":
+        # The exact records a right answer to every case writes: nothing to parse.
+        n = len(prep.plan.cases)
+        return verdict(Status.PASSED, tests="P" * n, passed=n, total=n)
+    out = blob.decode("utf-8", "replace") if isinstance(blob, bytes) else str(result.get("out", ""))
+    records = _records(out)
+    load = next((r for r in records if "load" in r), None)
     if load is not None and load.get("load") != "ok":
         return verdict(Status.ERROR, error=str(load.get("e", ""))[:300])
     fatal = next((r for r in records if "fatal" in r), None)

@@ -1,11 +1,20 @@
-"""``unit_tests``: run code samples against their problem's unit tests in the sandbox.
+"""``unit_tests``: run code samples against their problem's tests in the sandbox.
+
+Two kinds of problems: functions judged on unit tests (HumanEval, MBPP; see
+``verifiers._unit_outcomes``) and whole programs judged on standard input/output tests
+(CodeContests, APPS, LiveCodeBench; see ``verifiers._stdio``).
 
 Options (``--verifier-opt KEY=VALUE``; ``--sandbox`` sets ``sandbox``):
 
 - ``sandbox``: ``bwrap`` (default; bubblewrap isolation) or ``none`` (no isolation,
   for trusted code only).
-- ``timeout``: wall-clock seconds per sample (default 5); CPU time is capped at the
-  next whole second above it.
+- ``timeout``: wall-clock seconds per sample (default 5); CPU time is capped at the next
+  whole second above. For stdio problems that state no time limit: CPU seconds per test.
+- ``time_scale``: stdio problems' time limits are multiplied by this (default 1).
+- ``all_tests``: run every stdio test even after one failed (default: stop there).
+- ``float_tol``, ``case_sensitive``: how stdio outputs are compared (``_stdio``).
+- ``dedup``: run each distinct program of a problem once (default true; see
+  ``verifiers._dedup`` for what counts as the same and which programs always run alone).
 - ``workers``: sandbox workers (default: one per core the harness may use, within a
   container's CPU quota).
 - ``memory_mb``: address space a sample may add to its starting size (default 1024).
@@ -21,9 +30,11 @@ code into failures.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, wait
+from concurrent.futures import wait
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -31,7 +42,10 @@ from harness.core.errors import UsageError
 from harness.core.options import as_dict, option
 from harness.core.records import Problem, Sample, Verdict
 from harness.core.verifier import Verifier
-from verifiers._unit_outcomes import Plan, Prepared, judge, plan, prepare
+from verifiers._dedup import ProgramInfo, inspect_program, shareable_tests
+from verifiers._runs import BATCH, CasesBatch, Run, StdioRun, UnitRun
+from verifiers._stdio import StdioPlan, extract_program, stdio_plan
+from verifiers._unit_outcomes import Plan, build_program, plan
 from verifiers.sandbox import (
     SANDBOX_MODES,
     SandboxPool,
@@ -42,7 +56,6 @@ from verifiers.sandbox import (
 from verifiers.sandbox.bwrap import privileged
 from verifiers.sandbox.cpus import usable_cpus
 
-RERUN_STATUSES = ("timeout", "crashed")
 BACKSTOP_GRACE_S = 10.0
 
 
@@ -51,17 +64,50 @@ class UnitTestOptions:
     sandbox: str = option(
         "bwrap", "bwrap (isolated) or none (trusted code only)", choices=SANDBOX_MODES
     )
-    timeout: float = option(5.0, "wall-clock seconds per sample", min=0, max=3600, exclusive=True)
+    timeout: float = option(
+        5.0,
+        "wall-clock seconds per sample (stdio: CPU seconds per test where a problem states none)",
+        min=0,
+        max=3600,
+        exclusive=True,
+    )
+    time_scale: float = option(
+        1.0, "stdio: multiply each problem's time limit by this", min=0, max=100, exclusive=True
+    )
+    all_tests: bool = option(False, "stdio: run every test even after one failed")
+    float_tol: float = option(
+        1e-5, "stdio: numbers match within this absolute or relative error (0: as text)", min=0
+    )
+    case_sensitive: bool = option(False, "stdio: compare letters with their case")
+    dedup: bool = option(True, "run each distinct program of a problem once")
     workers: int = option(0, "sandbox workers (0: one per usable core)", min=0)
     memory_mb: int = option(1024, "address space a sample may add, in MB", min=16)
     site_packages: bool = option(False, "let programs import the installed packages")
 
 
+@functools.lru_cache(maxsize=4096)
+def _inspect(program: str, keyed: bool) -> ProgramInfo:
+    # Identical texts are common in repeated sampling: each is parsed and compiled once.
+    return inspect_program(program, keyed=keyed)
+
+
+@dataclass
+class _Problem:
+    """One problem in flight: its samples, their runs, and which run judges each sample."""
+
+    problem: Problem
+    samples: Sequence[Sample]
+    runs: list[Run]
+    run_of: list[int]
+
+
 class UnitTestVerifier(Verifier):
-    """Unit tests in a bubblewrap sandbox with pre-forked warm workers."""
+    """Unit tests and stdin/stdout tests in a bubblewrap sandbox with warm workers."""
 
     name: ClassVar[str] = "unit_tests"
-    description: ClassVar[str] = "run code against the problem's unit tests in a sandbox"
+    description: ClassVar[str] = (
+        "run code against the problem's unit tests or stdin/stdout tests in a sandbox"
+    )
 
     Options: ClassVar[type] = UnitTestOptions
 
@@ -76,8 +122,10 @@ class UnitTestVerifier(Verifier):
         self.timeout_s = float(opts.timeout)
         self.workers = opts.workers or usable_cpus()
         self._pool: SandboxPool | None = None
-        self._limits = self.settings.limits(self.timeout_s)
+        self.limits = self.settings.limits(self.timeout_s)
         self.reruns = 0
+        self.samples_judged = 0
+        self.executions = 0
 
     @property
     def pool(self) -> SandboxPool:
@@ -101,23 +149,61 @@ class UnitTestVerifier(Verifier):
         except SandboxUnavailable as exc:
             raise UsageError(str(exc)) from None
 
-    def _prepare(self, problem: Problem, sample: Sample, shared: Plan) -> Prepared:
-        return prepare(problem, sample, self.pool.new_id(), self.timeout_s, self._limits, shared)
+    # -- one problem -----------------------------------------------------------------
+    def _start(self, problem: Problem, samples: Sequence[Sample]) -> _Problem:
+        """Group a problem's samples by program and submit one run per group."""
+        tests = problem.tests
+        shared: Plan | StdioPlan
+        if tests is not None and tests.format == "stdio":
+            shared = stdio_plan(problem, tests, self.settings, self.timeout_s, self.options)
+            shareable = True
+        else:
+            shared = plan(problem)  # (a UsageError when the problem has no tests)
+            assert tests is not None
+            shareable = shared.mode == "cases" or shareable_tests(
+                tests.prompt_code, tests.setup, tests.test_code, *(tests.asserts or ())
+            )
+        runs: list[Run] = []
+        run_of: list[int] = []
+        groups: dict[bytes, int] = {}
+        for sample in samples:
+            if isinstance(shared, StdioPlan):
+                program = extract_program(sample.text)
+            else:
+                program = build_program(tests, sample.text)
+            info = _inspect(program, bool(self.options.dedup))
+            if self.options.dedup and shareable and info.shared and info.key in groups:
+                run_of.append(groups[info.key])
+                runs[groups[info.key]].members.append(sample)
+                continue
+            groups.setdefault(info.key, len(runs))
+            run_of.append(len(runs))
+            if isinstance(shared, StdioPlan):
+                run: Run = StdioRun(problem, sample, shared, info, self)
+            else:
+                run = UnitRun(problem, sample, shared, (program, info.code), self, info.error)
+            runs.append(run)
+            if not (isinstance(run, UnitRun) and run.batchable):
+                run.submit()
+        batchable = [r for r in runs if isinstance(r, UnitRun) and r.batchable]
+        for i in range(0, len(batchable), BATCH):
+            CasesBatch(batchable[i : i + BATCH], self).submit()
+        return _Problem(problem, samples, runs, run_of)
 
-    def _submit(self, prep: Prepared) -> Future[dict[str, Any]]:
-        return self.pool.submit(prep.job, prep.tests, self.timeout_s + BACKSTOP_GRACE_S)
-
-    def _finish(
-        self, problem: Problem, sample: Sample, prep: Prepared, future: Future[dict[str, Any]]
-    ) -> Verdict:
-        result = future.result()
-        if result.get("status") in RERUN_STATUSES:
-            self.reruns += 1
-            again = prep.with_id(self.pool.new_id())
-            result = self.pool.run_alone(again.job, again.tests, self.timeout_s + BACKSTOP_GRACE_S)
-            result["rerun"] = True
-            prep = again
-        return judge(problem, sample, prep, result)
+    def _verdicts(self, item: _Problem) -> list[Verdict]:
+        wait([r.future for r in item.runs if r.future is not None])  # one wake-up per problem
+        judged = [r.finish() for r in item.runs]
+        out = []
+        for sample, k in zip(item.samples, item.run_of, strict=True):
+            verdict, rep = judged[k], item.runs[k].sample.sample_index
+            if self.options.dedup:
+                verdict = dataclasses.replace(
+                    verdict, sample_index=sample.sample_index, judged_with=rep
+                )
+            out.append(verdict)
+        self.samples_judged += len(out)
+        self.executions += len(item.runs)
+        return out
 
     def verify(self, problem: Problem, samples: Sequence[Sample]) -> list[Verdict]:
         return next(iter(self.verify_many([(problem, samples)])))
@@ -126,10 +212,7 @@ class UnitTestVerifier(Verifier):
         self, items: Iterable[tuple[Problem, Sequence[Sample]]]
     ) -> Iterator[list[Verdict]]:
         """Verdicts problem by problem, with samples of later problems already running."""
-        window: deque[
-            tuple[Problem, Sequence[Sample], list[Prepared], list[Future[dict[str, Any]]]]
-        ]
-        window = deque()
+        window: deque[_Problem] = deque()
         limit = max(64, 16 * self.workers)
         in_flight = 0
         source = iter(items)
@@ -141,19 +224,17 @@ class UnitTestVerifier(Verifier):
                 except StopIteration:
                     exhausted = True
                     break
-                shared = plan(problem)
-                preps = [self._prepare(problem, s, shared) for s in samples]
-                window.append((problem, samples, preps, [self._submit(p) for p in preps]))
-                in_flight += len(samples)
+                window.append(self._start(problem, samples))
+                in_flight += len(window[-1].runs)
             if not window:
                 return
-            problem, samples, preps, futures = window.popleft()
-            in_flight -= len(samples)
-            wait(futures)  # one wake-up for the problem rather than one per sample
-            yield [
-                self._finish(problem, s, p, f)
-                for s, p, f in zip(samples, preps, futures, strict=True)
-            ]
+            item = window.popleft()
+            in_flight -= len(item.runs)
+            yield self._verdicts(item)
+
+    def backstop(self, timeout_s: float) -> float:
+        """Seconds without an answer after which a worker counts as stuck."""
+        return timeout_s + BACKSTOP_GRACE_S
 
     def describe(self) -> dict[str, Any]:
         isolated = self.settings.mode == "bwrap"
@@ -173,6 +254,11 @@ class UnitTestVerifier(Verifier):
             "site_packages": self.settings.site_packages,
             "limits": self.settings.limits(self.timeout_s),
             "reruns_alone": self.reruns,
+            "dedup": {
+                "enabled": bool(self.options.dedup),
+                "samples": self.samples_judged,
+                "executions": self.executions,
+            },
         }
 
     def close(self) -> None:

@@ -13,7 +13,9 @@ Files (all CSV unless noted):
     compute.csv/.json   tokens, FLOPs, dollars per k (when the model's size is known)
     early_stopping.csv  samples saved by stopping at the first accepted sample
     verifier_errors.csv confusion of every other verifier against this one (+ curves)
-    summary.json        what was analysed, with which settings and versions
+    summary.json        what was analysed, with which settings and versions (and, for
+                        verifiers that run each distinct program once, how many
+                        verdicts reused an identical program's run: ``duplicates``)
 
 Verdicts are read as columns (``harness.core.columns``), never as one object per verdict.
 The run store is opened once and handed to every part.
@@ -153,6 +155,9 @@ def analyze(
     per_problem.insert(0, "problem_id", truth.problem_ids)
     for status, counts in truth.status_by_problem().items():
         per_problem[f"status_{status}"] = counts
+    duplicates = truth.duplicates()
+    if duplicates is not None:
+        per_problem["duplicates"] = truth.shared_by_problem()
     groups_section(store, truth, n, c, grid, per_problem, out)
     out.files.append(store.analysis_dir / "per_problem.csv")
     per_problem.to_csv(out.files[-1], index=False)
@@ -175,6 +180,7 @@ def analyze(
         "problems": int(n.size),
         "samples": len(truth),
         "statuses": out.statuses,
+        "duplicates": duplicates,
         "N": k_max,
         "partial": partial_note,
         "judged": {v: cov.to_dict() for v, cov in coverages.items()},

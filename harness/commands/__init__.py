@@ -291,6 +291,12 @@ def run_verify(
         else:
             done = f"every sample already verified by {result.verifier}"
         watch.display.line(f"{done}: {solved.sentence()}; verdicts: {result.path}")
+        if result.runs:
+            watch.display.line(
+                f"duplicates: {result.shared:,} of {result.new_verdicts:,} samples "
+                f"({result.duplicate_rate:.1%}) were judged with an identical program's run "
+                f"({result.runs:,} runs)"
+            )
     return result.verifier
 
 
@@ -344,6 +350,13 @@ def run_analyze(
             out.print(
                 f"verdicts ({result.verifier}): "
                 + ", ".join(f"{k} {v:,} ({v / total:.1%})" for k, v in result.statuses.items())
+            )
+        dup = result.summary.get("duplicates")
+        if dup:
+            out.print(
+                f"duplicates ({result.verifier}): {dup['shared']:,} of {dup['samples']:,} "
+                f"verdicts ({dup['rate']:.1%}) reused an identical program's run "
+                f"({dup['runs']:,} runs)"
             )
         if result.fit is not None:
             out.print(fit_line(result.fit))

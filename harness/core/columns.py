@@ -13,6 +13,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +27,7 @@ from harness.core.store import valid_prefix_length, warn_duplicates
 BLOCK_BYTES = 1 << 26  # 64 MiB of JSON text per parse: bounds memory, keeps both cores busy
 
 IntArray = npt.NDArray[np.int64]
+NOT_RECORDED, OWN_RUN, SHARED_RUN = 0, 1, 2
 
 VERDICT_FIELDS: dict[str, pa.DataType] = {
     "problem_id": pa.string(),
@@ -34,6 +36,7 @@ VERDICT_FIELDS: dict[str, pa.DataType] = {
     "score": pa.float64(),
     "class_id": pa.int64(),
     "status": pa.string(),
+    "judged_with": pa.int64(),
 }
 SAMPLE_FIELDS: dict[str, pa.DataType] = {
     "problem_id": pa.string(),
@@ -94,6 +97,9 @@ class VerdictColumns:
         class_id: Answer class within its problem (-1 where none).
         statuses: Distinct verdict statuses (passed, failed, timeout, ...).
         status: Index into ``statuses`` of each verdict (empty when not read).
+        run: How each verdict was judged: ``NOT_RECORDED`` (the verifier does not share
+            runs), ``OWN_RUN`` or ``SHARED_RUN`` (with an identical program's run);
+            empty when not read.
     """
 
     problem_ids: list[str]
@@ -104,6 +110,7 @@ class VerdictColumns:
     class_id: IntArray
     statuses: list[str] = field(default_factory=list)
     status: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
+    run: npt.NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, np.int8))
 
     def __len__(self) -> int:
         return int(self.problem.size)
@@ -136,6 +143,27 @@ class VerdictColumns:
         order = np.argsort(-counts, kind="stable")
         return {self.statuses[i]: int(counts[i]) for i in order if counts[i]}
 
+    def duplicates(self) -> dict[str, Any] | None:
+        """Verdicts judged with another sample's run: counts and rate (None when the
+        verifier records no ``judged_with``)."""
+        recorded = int((self.run != NOT_RECORDED).sum()) if self.run.size else 0
+        if not recorded:
+            return None
+        shared = int((self.run == SHARED_RUN).sum())
+        return {
+            "samples": recorded,
+            "shared": shared,
+            "runs": recorded - shared,
+            "rate": shared / recorded,
+        }
+
+    def shared_by_problem(self) -> IntArray:
+        """Verdicts judged with another sample's run, in each problem."""
+        size = len(self.problem_ids)
+        if not self.run.size:
+            return np.zeros(size, np.int64)
+        return np.bincount(self.problem[self.run == SHARED_RUN], minlength=size).astype(np.int64)
+
     def status_by_problem(self) -> dict[str, IntArray]:
         """Per status, its count in each problem (in ``problem_ids`` order)."""
         size = len(self.problem_ids)
@@ -154,6 +182,7 @@ class VerdictColumns:
             score=self.score[index],
             class_id=self.class_id[index],
             status=self.status[index] if self.status.size else self.status,
+            run=self.run[index] if self.run.size else self.run,
         )
 
     def sorted_by_problem(self) -> VerdictColumns:
@@ -218,6 +247,7 @@ def read_verdict_columns(path: Path) -> VerdictColumns:
         parts["score"].append(np.asarray(score, dtype=np.float64))
         cls = pc.fill_null(table.column("class_id"), -1)
         parts["class_id"].append(cls.to_numpy())
+        parts["judged_with"].append(_run_codes(table))
 
     def cat(name: str, dtype: npt.DTypeLike) -> np.ndarray:
         got = parts[name]
@@ -232,8 +262,19 @@ def read_verdict_columns(path: Path) -> VerdictColumns:
         class_id=cat("class_id", np.int64),
         statuses=list(status_codes),
         status=cat("status", np.int32),
+        run=cat("judged_with", np.int8),
     )
     return _dedup_last(cols, path)
+
+
+def _run_codes(table: pa.Table) -> npt.NDArray[np.int8]:
+    """NOT_RECORDED / OWN_RUN / SHARED_RUN of each verdict (see ``VerdictColumns.run``)."""
+    judged_with = table.column("judged_with")
+    if judged_with.null_count == len(judged_with):
+        return np.zeros(len(judged_with), np.int8)
+    own = pc.equal(judged_with, table.column("sample_index"))
+    codes = pc.if_else(own, OWN_RUN, SHARED_RUN)
+    return np.asarray(pc.fill_null(codes, NOT_RECORDED).to_numpy(zero_copy_only=False), np.int8)
 
 
 def _encode(column: pa.ChunkedArray, codes: dict[str, int]) -> npt.NDArray[np.int32]:

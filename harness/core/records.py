@@ -69,9 +69,10 @@ class CodeTests:
     """The tests of a code problem (``Problem.tests``), written into ``problems.jsonl``.
 
     Attributes:
-        format: ``humaneval`` (``test_code`` defines ``check(candidate)``) or ``mbpp``
-            (``asserts`` call the entry point by name).
-        entry_point: The function under test.
+        format: ``humaneval`` (``test_code`` defines ``check(candidate)``), ``mbpp``
+            (``asserts`` call the entry point by name) or ``stdio`` (whole programs
+            judged on ``io_tests``).
+        entry_point: The function under test (empty for ``stdio``).
         test_code: The original test code.
         cases: Cases parsed from the asserts (``harness.core.codetests``), JSON data.
         complete: Whether ``cases`` cover every test (else the original code is run).
@@ -79,6 +80,11 @@ class CodeTests:
             tests their helper functions.
         setup: Imports the tests need.
         asserts: The individual assert statements (MBPP).
+        io_tests: Standard-input tests (format ``stdio``): each ``{"input": str,
+            "output": str, "set": "public" | "private" | "generated"}``; the program runs
+            once per test with ``input`` on stdin, and its stdout is compared with
+            ``output`` outside the sandbox.
+        time_limit_s: The problem's own time limit per test (stdio), if it states one.
     """
 
     format: str
@@ -89,6 +95,8 @@ class CodeTests:
     prompt_code: str = ""
     setup: str = ""
     asserts: tuple[str, ...] | None = None
+    io_tests: tuple[dict[str, Any], ...] = ()
+    time_limit_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,6 +108,8 @@ class CodeTests:
             "asserts": list(self.asserts) if self.asserts is not None else None,
             "cases": [dict(c) for c in self.cases],
             "complete": self.complete,
+            "io_tests": [dict(t) for t in self.io_tests],
+            "time_limit_s": self.time_limit_s,
         }
 
     @classmethod
@@ -111,6 +121,9 @@ class CodeTests:
         for key in ("test_code", "prompt_code", "setup"):
             d[key] = str(d.get(key) or "")
         d["complete"] = bool(d.get("complete"))
+        d["io_tests"] = tuple(dict(t) for t in d.get("io_tests") or ())
+        if d.get("time_limit_s") is not None:
+            d["time_limit_s"] = float(d["time_limit_s"])
         return cls(**d)
 
 
@@ -193,6 +206,9 @@ class Verdict:
         class_id: Equivalence-class id of ``answer`` within its problem (for voting).
         score: A verifier's real-valued score (reward models), if any.
         detail: Per-test detail or an explanation.
+        judged_with: The sample whose run judged this one, when a verifier runs each
+            distinct program once (its own index for the sample that ran; another's for
+            a duplicate); None where the verifier does not share runs.
     """
 
     problem_id: str
@@ -203,6 +219,7 @@ class Verdict:
     class_id: int | None = None
     score: float | None = None
     detail: Any = None
+    judged_with: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.status, Status):
@@ -211,6 +228,8 @@ class Verdict:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["status"] = self.status.value
+        if self.judged_with is None:
+            del d["judged_with"]  # (verifiers that never share runs keep their lines as they were)
         return d
 
     @classmethod

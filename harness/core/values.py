@@ -270,9 +270,11 @@ def _read_exact(fd: int, n: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def write_frame(fd: int, record: dict[str, Any]) -> None:
-    """Write one length-prefixed JSON frame."""
+def write_frame(fd: int, record: dict[str, Any], blob: bytes | None = None) -> None:
+    """Write one length-prefixed JSON frame, and ``blob`` raw after it (see ``read_frame``)."""
+    if blob is not None:
+        record["blob"] = len(blob)
     body = dumps_compact(record).encode()
-    data = memoryview(len(body).to_bytes(_HEADER_SIZE, "big") + body)
+    data = memoryview(len(body).to_bytes(_HEADER_SIZE, "big") + body + (blob or b""))
     while data:
         data = data[os.write(fd, data) :]

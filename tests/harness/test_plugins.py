@@ -152,7 +152,9 @@ def test_the_built_in_plugins_are_the_modules_of_their_packages() -> None:
     from harness.core.task import TASKS
     from harness.core.verifier import VERIFIERS
 
-    assert TASKS.builtin_names() == ["arith", "gsm8k", "humaneval", "jsonl", "math500", "mbpp"]
+    assert TASKS.builtin_names() == [
+        "arith", "codecontests", "gsm8k", "humaneval", "jsonl", "math500", "mbpp"
+    ]  # fmt: skip
     assert VERIFIERS.builtin_names() == ["exact", "math", "unit_tests"]
     assert BACKENDS.builtin_names() == ["openai", "ray", "scripted", "vllm"]
     for registry in (TASKS, VERIFIERS):

@@ -6,6 +6,12 @@ pass. For every attack: the verdict is not correct (failed / timeout / error), t
 harness still judges, benign samples running beside it on the other worker pass, no
 process of the sample is left, nothing outside the scratch dir changed, and the
 results file written meanwhile is intact.
+
+Three modes: function tests judged from returned values (``cases``), test code run by a
+driver process (``check``), and whole programs on stdin/stdout (``stdio``: the attack
+then prints ``f`` of the number it reads). ``.ci/as-user`` runs this file as an ordinary
+user too, where the sandbox has no uids to hand out: there, as under root, no attack
+may even restart a worker.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.core.records import Problem, Sample, Verdict
+from harness.core.records import CodeTests, Problem, Sample, Verdict
 from harness.core.store import JsonlAppender
 from tests.verifiers.code_problems import make_code_problem
 from verifiers.sandbox.bwrap import privileged
@@ -37,7 +43,24 @@ CASES = make_code_problem(
 CHECK = make_code_problem(
     "check", "def check(candidate):\n    for x in range(3):\n        assert candidate(x) == x + 1\n"
 )
+STDIO = Problem(
+    "stdio",
+    "print its input plus one",
+    tests=CodeTests(
+        "stdio",
+        "",
+        io_tests=(
+            {"input": "1\n", "output": "2\n", "set": "public"},
+            {"input": "5\n", "output": "6\n", "set": "private"},
+        ),
+        time_limit_s=TIMEOUT_S,
+    ),
+)
+STDIO_TAIL = "\nprint(f(int(input())))\n"
 GOOD = "def f(x):\n    return x + 1\n"
+# The processes of a worker: bwrap's init and the zygote (plus, without root, the process
+# that started the zygote in namespaces of its own and waits for it).
+WORKER_PROCESSES = 2 if privileged() else 3
 
 # Attack code; __NAME__ tokens are filled in per test. `f` is wrong unless the attack works.
 ATTACKS: dict[str, str] = {
@@ -150,6 +173,13 @@ ATTACKS: dict[str, str] = {
         "def f(x):\n    return x\n"
     ),
     "close_stdout_loop": "import os, sys\nos.close(1)\nsys.stdout.close()\nwhile True:\n    pass\n",
+    "corrupt_input": (
+        "import os\nfor fd, data in ((0, b'9\\n'), (1, b'2\\n')):\n    try:\n"
+        "        os.write(fd, data)\n        os.ftruncate(fd, 0)\n    except OSError:\n"
+        "        pass\nfor path in ('/proc/self/fd/0', '/dev/stdin'):\n    try:\n"
+        "        open(path, 'w').write('9')\n    except OSError:\n        pass\n"
+        "def f(x):\n    return x\n"
+    ),
     "ten_thousand_threads": (
         "import threading, time\nts = [threading.Thread(target=time.sleep, args=(30,)) "
         "for _ in range(10000)]\nfor t in ts:\n    t.start()\ndef f(x):\n    return x + 1\n"
@@ -239,9 +269,9 @@ def env(bwrap_ok: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
         "home": home,
     }
     yield state
-    if privileged():
-        # Samples run under their own uids: none of them could kill or wedge a worker.
-        assert verifier.pool.restarts == 0
+    # Samples run under their own uids (root) or in pid namespaces of their own (without
+    # root): none of them could kill or wedge a worker.
+    assert verifier.pool.restarts == 0
     appender.close()
     verifier.close()
     listener.close()
@@ -262,23 +292,31 @@ def _fill(code: str, env: dict[str, object]) -> str:
     )
 
 
-@pytest.mark.parametrize("problem", [CASES, CHECK], ids=["cases", "check"])
+@pytest.mark.parametrize("problem", [CASES, CHECK, STDIO], ids=["cases", "check", "stdio"])
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
 def test_attack_is_contained(attack: str, problem: Problem, env: dict[str, object]) -> None:
     verifier = env["verifier"]
     appender = env["appender"]
     assert isinstance(verifier, UnitTestVerifier) and isinstance(appender, JsonlAppender)
-    benign = make_code_problem("benign", CASES.tests.test_code)  # type: ignore[union-attr]
+    stdio = problem is STDIO
+    tail = STDIO_TAIL if stdio else ""
+    benign = STDIO if stdio else make_code_problem("benign", CASES.tests.test_code)  # type: ignore[union-attr]
     items = [
-        (problem, [Sample(problem.id, 0, _fill(ATTACKS[attack], env))]),
-        (benign, [Sample("benign", i, GOOD) for i in range(6)]),
+        (problem, [Sample(problem.id, 0, _fill(ATTACKS[attack], env) + tail)]),
+        # Distinct programs, so that each runs (identical ones would share one run).
+        (
+            benign,
+            [Sample(benign.id, i, GOOD.replace("1", f"{i} - {i - 1}") + tail) for i in range(6)],
+        ),
     ]
     results: list[list[Verdict]] = list(verifier.verify_many(items))
     attacked = results[0][0]
     assert not attacked.correct, attacked
     assert attacked.status in {"failed", "timeout", "error"}, attacked
-    if attacked.status == "timeout":
+    if attacked.status == "timeout" and not stdio:
         assert attacked.detail["rerun_alone"] is True
+    if attacked.status == "timeout" and stdio:  # (over the CPU limit: certain, not re-run)
+        assert attacked.detail.get("rerun_alone") or attacked.detail["first_failure"]["cpu_bound"]
     assert [v.status for v in results[1]] == ["passed"] * 6, results[1]
 
     # The results file the harness writes meanwhile stays intact and parseable.
@@ -288,10 +326,10 @@ def test_attack_is_contained(attack: str, problem: Problem, env: dict[str, objec
     assert len(lines) == env["written"]
     assert all("forged" not in json.loads(line) for line in lines)
 
-    # No process of the sample is left: each worker is exactly bwrap's init + the zygote.
+    # No process of the sample is left: each worker is exactly its own processes.
     for worker in verifier.pool.workers:
         assert worker.proc is not None
-        assert len(_descendants(worker.proc.pid)) == 2, attack
+        assert len(_descendants(worker.proc.pid)) == WORKER_PROCESSES, attack
 
     # Nothing outside the scratch dir changed.
     canary = Path(str(env["canary"]))
@@ -304,5 +342,5 @@ def test_attack_is_contained(attack: str, problem: Problem, env: dict[str, objec
     assert _tree_hash(sources) == env["source_hash"]
 
     # The harness still judges correctly afterwards.
-    again = verifier.verify(problem, [Sample(problem.id, 1, GOOD)])
+    again = verifier.verify(problem, [Sample(problem.id, 1, GOOD + tail)])
     assert again[0].status == "passed", again

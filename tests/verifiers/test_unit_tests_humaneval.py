@@ -21,7 +21,8 @@ def problems() -> list[Problem]:
 
 @pytest.fixture(scope="module")
 def verifier(bwrap_ok: None) -> Iterator[UnitTestVerifier]:
-    v = UnitTestVerifier(options={"workers": "2"})
+    # Every sample really runs (these tests repeat the same programs on purpose).
+    v = UnitTestVerifier(options={"workers": "2", "dedup": "false"})
     yield v
     v.close()
 

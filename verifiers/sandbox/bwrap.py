@@ -48,21 +48,28 @@ WARM_MODULES = (
     "math", "re", "string", "itertools", "functools", "collections", "heapq", "bisect",
     "operator", "copy", "hashlib", "json", "typing",
 )  # fmt: skip
+# The string hash seed of every worker (and so of every sample): a set of strings is
+# iterated in the same order in every run, so identical programs may share one.
+HASH_SEED = "0"
+# stdio jobs: a worker keeps the inputs of this many problems (see sandbox.stdio).
+CACHED_PROBLEMS = 4
 _HERE = Path(__file__).parent
 # The value codec is the harness's own (stdlib-only) module, shipped in under this name.
 _MODULES = (
     ("sandbox_codec", Path(values.__file__)),
     ("sandbox_programs", _HERE / "programs.py"),
     ("sandbox_sysutil", _HERE / "sysutil.py"),
+    ("sandbox_processes", _HERE / "processes.py"),
+    ("sandbox_stdio", _HERE / "stdio.py"),
     ("sandbox_zygote", _HERE / "zygote.py"),
 )
 
-# Runs as `python -I -S -c BOOTSTRAP job_fd result_fd tests_fd`: reads one frame with
+# Runs as `python -s -S -P -c BOOTSTRAP job_fd result_fd tests_fd control_fd`: reads one frame with
 # the worker's config and its modules, compiled by the harness (same interpreter), so
 # the worker does not hold the compiler's leftovers in memory it copies at each fork.
 BOOTSTRAP = """
 import json, marshal, os, sys, types
-fds = [int(a) for a in sys.argv[1:4]]
+fds = [int(a) for a in sys.argv[1:5]]
 def _read(n):
     b = b""
     while len(b) < n:
@@ -183,9 +190,12 @@ def _ro_binds(extra_dirs: list[str]) -> list[str]:
     return args
 
 
-def worker_command(settings: SandboxSettings, fds: tuple[int, int, int]) -> list[str]:
-    """Command line that starts one worker; ``fds`` are its job, result and tests pipes."""
-    python = [python_executable(), "-I", "-S", "-c", BOOTSTRAP, *map(str, fds)]
+def worker_command(settings: SandboxSettings, fds: tuple[int, ...]) -> list[str]:
+    """Command line that starts one worker; ``fds`` are its job, result, tests and control
+    pipes."""
+    # -s -S -P: no user site, no site, nothing from the working directory (as -I, which
+    # would also ignore the environment, where PYTHONHASHSEED must be read).
+    python = [python_executable(), "-s", "-S", "-P", "-c", BOOTSTRAP, *map(str, fds)]
     if settings.mode == "none":
         return python
     # The scratch tmpfs first: a harness installed under /tmp must stay visible on top of it.
@@ -202,6 +212,7 @@ def worker_command(settings: SandboxSettings, fds: tuple[int, int, int]) -> list
         args += ["--unshare-user"]
     args += ["--die-with-parent", "--new-session", "--clearenv", "--chdir", "/tmp"]
     args += ["--setenv", "PATH", "/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8"]
+    args += ["--setenv", "PYTHONHASHSEED", HASH_SEED]
     args += ["--setenv", "LD_BIND_NOW", "1"]
     return [*args, "--", *python]
 
@@ -217,7 +228,7 @@ def probe(mode: SandboxMode) -> None:
         return
     if shutil.which("bwrap") is None:
         raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed: {INSTALL_HINT}")
-    cmd = worker_command(SandboxSettings(), (0, 1, 2))
+    cmd = worker_command(SandboxSettings(), (0, 1, 2, 2))
     cmd = [*cmd[: cmd.index("--")], "--", "/bin/true"]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30)

@@ -18,7 +18,7 @@ from typing import Any
 
 from verifiers.sandbox.bwrap import SandboxSettings
 from verifiers.sandbox.cpus import usable_cpus
-from verifiers.sandbox.worker import SandboxWorker
+from verifiers.sandbox.worker import OnTest, SandboxWorker
 
 
 class _Gate:
@@ -61,7 +61,7 @@ class _Gate:
                 self._cond.notify_all()
 
 
-Job = tuple[dict[str, Any], dict[str, Any] | None, float]
+Job = tuple[dict[str, Any], dict[str, Any] | None, float, OnTest | None]
 PIPELINE = 4
 
 
@@ -71,6 +71,7 @@ class _Pending:
     tests: dict[str, Any] | None
     backstop: float
     future: Future[dict[str, Any]]
+    on_test: OnTest | None = None
     lost: bool = False
 
 
@@ -119,14 +120,14 @@ class SandboxPool:
                 if item is None:
                     stopping = True
                     break
-                (job, tests, backstop), future = item
+                (job, tests, backstop, on_test), future = item
                 if not self._gate.enter(block=not pending):
                     self._queue.put(item)  # a solo run is waiting: let the pipe drain
                     break
                 if not future.set_running_or_notify_cancel():
                     self._gate.leave()
                     continue
-                pending.append(_Pending(job, tests, backstop, future))
+                pending.append(_Pending(job, tests, backstop, future, on_test))
                 if not worker.send(job, tests, time.monotonic() + backstop):
                     self._resend(worker, pending)
             if not pending:
@@ -138,8 +139,9 @@ class SandboxPool:
                 if head.lost:
                     result: dict[str, Any] = {"id": head.job["id"], "status": "crashed", "out": ""}
                 else:
-                    deadline = time.monotonic() + head.backstop
-                    result, restarted = worker.receive(head.job, head.tests is not None, deadline)
+                    result, restarted = worker.receive(
+                        head.job, head.tests is not None, head.backstop, head.on_test
+                    )
                     if restarted:
                         self._resend(worker, pending)
             except BaseException as exc:
@@ -160,19 +162,27 @@ class SandboxPool:
                 p.lost = True
 
     def submit(
-        self, job: dict[str, Any], tests: dict[str, Any] | None, backstop_s: float
+        self,
+        job: dict[str, Any],
+        tests: dict[str, Any] | None,
+        backstop_s: float,
+        on_test: OnTest | None = None,
     ) -> Future[dict[str, Any]]:
-        """Queue a job for the next free worker."""
+        """Queue a job for the next free worker (``on_test``: see ``SandboxWorker.receive``)."""
         future: Future[dict[str, Any]] = Future()
-        self._queue.put(((job, tests, backstop_s), future))
+        self._queue.put(((job, tests, backstop_s, on_test), future))
         return future
 
     def run_alone(
-        self, job: dict[str, Any], tests: dict[str, Any] | None, backstop_s: float
+        self,
+        job: dict[str, Any],
+        tests: dict[str, Any] | None,
+        backstop_s: float,
+        on_test: OnTest | None = None,
     ) -> dict[str, Any]:
         """Run a job while no other job runs (waits for the running ones to finish)."""
         with self._alone_lock, self._gate.exclusive():
-            return self.workers[0].run(job, tests, backstop_s)
+            return self.workers[0].run(job, tests, backstop_s, on_test)
 
     @property
     def restarts(self) -> int:

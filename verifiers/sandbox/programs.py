@@ -4,6 +4,8 @@
   either for the list of calls it was given (``cases`` mode), or for call requests
   it receives from the driver (``check`` mode). It never sees expected values or
   test code.
+* A **stdio** program (``run_stdio``) is a whole program run as ``__main__`` on the
+  test's input; the worker (``stdio``) captures what it prints.
 * The **driver** process (``check`` mode only) runs the problem's own test code with
   the candidate's functions replaced by proxies that call into the candidate process;
   return values arrive as plain decoded data, so nothing the candidate defines
@@ -33,7 +35,11 @@ _write = os.write
 
 def send(fd: int, record: dict[str, Any]) -> None:
     """Write one JSON line to ``fd`` (whole, retrying short writes)."""
-    view = memoryview((dumps_compact(record) + "\n").encode())
+    _write_all(fd, (dumps_compact(record) + "\n").encode())
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
     while view:
         view = view[_write(fd, view) :]
 
@@ -79,6 +85,53 @@ def _load_program(program: Any) -> dict[str, Any]:
     return namespace
 
 
+def _exit(code: Any = None) -> None:
+    raise SystemExit(code)
+
+
+def install_exit() -> None:
+    """``exit()`` and ``quit()``, which ``site`` would add (the worker starts without it)."""
+    builtins.exit = builtins.quit = _exit  # type: ignore[assignment]
+
+
+def run_stdio(program: Any) -> int:
+    """Run a whole program as ``__main__`` on the process's stdin/stdout; its exit status.
+
+    An uncaught exception is described on stderr (the last line the harness shows) and
+    exits with 1, as the interpreter does; output is flushed as at a normal exit.
+    """
+    code = 0
+    try:
+        exec(_compile(program, "<program>") if isinstance(program, str) else program,
+             {"__name__": "__main__", "__builtins__": builtins})  # fmt: skip
+    except SystemExit as exc:
+        code = _exit_status(exc.code)
+    except BaseException as exc:
+        code = 1
+        _tell(describe_exception(exc))
+    try:
+        sys.stdout.flush()
+    except BaseException as exc:
+        code = code or 1
+        _tell("output: " + describe_exception(exc))
+    return code
+
+
+def _exit_status(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value & 0xFF
+    _tell(str(value)[:300])
+    return 1
+
+
+def _tell(line: str) -> None:
+    with contextlib.suppress(BaseException):
+        sys.stderr.flush()
+        os.write(2, ("\n" + line + "\n").encode("utf-8", "replace"))
+
+
 def run_candidate(
     program: Any,
     entry: str,
@@ -96,13 +149,16 @@ def run_candidate(
     if not callable(fn):
         send(out_fd, {"load": "error", "e": f"NameError: entry point {entry!r} is not defined"})
         return
-    send(out_fd, {"load": "ok"})
     if calls is not None:
-        # Values go to the harness as data: objects of other types become opaque.
+        # Values go to the harness as data: objects of other types become opaque. The
+        # records go out in one write at the end (a memory file: nothing blocks on it).
+        lines = ['{"load":"ok"}']
         for i, (args, kwargs) in enumerate(calls):
-            send(out_fd, {"i": i, **_call(fn, args, kwargs, None)})
-        send(out_fd, {"end": True})
+            lines.append(dumps_compact({"i": i, **_call(fn, args, kwargs, None)}))
+        lines.append('{"end":true}\n')
+        _write_all(out_fd, "\n".join(lines).encode())
         return
+    send(out_fd, {"load": "ok"})
     # The driver may pass objects back (a class instance built by one call and given to
     # the next), so they stay here and travel as handles.
     handles: list[Any] = []

@@ -30,6 +30,86 @@ def not_dumpable() -> None:
         _prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
+# -- a pid namespace per sample (workers without root; see zygote) ---------------------
+_CLONE_NEWUSER, _CLONE_NEWPID = 0x10000000, 0x20000000
+_PR_SET_NO_NEW_PRIVS = 38
+_SYS_CAPSET = 126  # (x86-64; the number differs by architecture)
+_CAPSET_NUMBERS = {"x86_64": 126, "aarch64": 91, "arm64": 91}
+_libc: Any = None
+_cap_args: Any = None
+
+
+def _lib() -> Any:
+    global _libc
+    if _libc is None:
+        import ctypes
+
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return _libc
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        import ctypes
+
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def enter_own_namespaces() -> int:
+    """Become pid 1 of a new pid namespace, in a new user namespace owned by this uid.
+
+    The calling process forks: the child returns (as pid 1 of the new namespace, with
+    every capability inside the new user namespace, where it keeps its own uid), the
+    parent waits for it and exits with its status. Returns a descriptor of the new pid
+    namespace, which ``after_fork`` needs.
+    """
+    global _cap_args
+    uid, gid = os.getuid(), os.getgid()
+    _cap_args = _capset_args()
+    _check(_lib().unshare(_CLONE_NEWUSER | _CLONE_NEWPID), "unshare")
+    for name, text in (
+        ("setgroups", "deny"),
+        ("uid_map", f"{uid} {uid} 1"),
+        ("gid_map", f"{gid} {gid} 1"),
+    ):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(text)
+    pid = os.fork()
+    if pid:
+        os.closerange(3, 1 << 16)
+        _, status = os.waitpid(pid, 0)
+        os._exit(max(0, os.waitstatus_to_exitcode(status)))
+    return os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+
+
+def before_fork() -> None:
+    """Let the next child start a pid namespace of its own (see ``enter_own_namespaces``)."""
+    _check(_lib().unshare(_CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+
+
+def after_fork(own_pid_ns: int) -> None:
+    """Later children go back to this process's pid namespace."""
+    _check(_lib().setns(own_pid_ns, _CLONE_NEWPID), "setns")
+
+
+def drop_capabilities() -> None:
+    """Give up every capability (a child of a worker that holds them in its namespace) and
+    any way to regain them through exec. Uses arguments made by ``enter_own_namespaces``."""
+    number, header, data = _cap_args
+    libc = _libc
+    _check(libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
+    _check(libc.syscall(number, header, data), "capset")
+
+
+def _capset_args() -> Any:
+    import ctypes
+
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable (x 2 words): none
+    return _CAPSET_NUMBERS.get(os.uname().machine, _SYS_CAPSET), header, data
+
+
 def rmtree(path: str) -> None:
     """Delete ``path`` and everything under it, never following a symlink.
 

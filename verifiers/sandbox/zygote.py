@@ -5,10 +5,9 @@ then loops: read a job frame, fork the sample's process(es), wait with a wall-cl
 deadline, kill every process the sample left behind, wipe its scratch dir, and
 write a result frame. Frames travel over dedicated pipes, never stdin/stdout.
 
-Each sample process: a new session, its own uid (when the worker may switch uids),
-rlimits on CPU time, address space (relative to its size at fork), file size, open
-files and processes, a fresh scratch dir as cwd and HOME, /dev/null as stdio, and no
-file descriptor but its result pipe. The driver process of ``check`` mode reads the
+Each sample process is set up by ``processes.SampleProcesses`` (session, uid or pid
+namespace, rlimits, scratch dir, file descriptors); ``stdio`` jobs run in
+``stdio.StdioRunner``. The driver process of ``check`` mode reads the
 test code from a separate pipe that this worker never reads, so no candidate
 process, forked from here, can find test code in its memory.
 
@@ -27,147 +26,80 @@ import fcntl
 import gc
 import marshal
 import os
-import resource
 import select
 import signal
 import sys
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from sandbox_codec import decode, read_frame, write_frame
-from sandbox_programs import run_candidate, run_driver, send
-from sandbox_sysutil import (
-    drain,
-    not_dumpable,
-    other_pids,
-    reap,
-    rmtree,
-    vm_size_kb,
-    warm_up,
-)
+from sandbox_processes import SampleProcesses
+from sandbox_programs import install_exit, run_candidate, run_driver, send
+from sandbox_stdio import StdioRunner
+from sandbox_sysutil import drain, enter_own_namespaces, not_dumpable, warm_up
 
 OUTPUT_CAP = 4 << 20
-_FD_CEILING = 1 << 16
 _F_SETPIPE_SZ = 1031
 _QUICK_WAIT_S = 0.05
-_RESOURCES = (
-    resource.RLIMIT_CPU, resource.RLIMIT_AS, resource.RLIMIT_FSIZE, resource.RLIMIT_NOFILE,
-    resource.RLIMIT_NPROC, resource.RLIMIT_CORE,
-)  # fmt: skip
-Rlimits = list[tuple[int, tuple[int, int]]]
 
 
-class Zygote:
+class Zygote(SampleProcesses):
     """The per-worker loop (see module docstring)."""
 
-    def __init__(self, config: dict[str, Any], job_fd: int, result_fd: int, tests_fd: int):
+    def __init__(
+        self, config: dict[str, Any], job_fd: int, result_fd: int, tests_fd: int, control_fd: int
+    ):
+        super().__init__(config)
         self.config = config
         self.job_fd, self.result_fd, self.tests_fd = job_fd, result_fd, tests_fd
-        self.pidns = bool(config.get("pidns"))
-        self.uids: dict[str, int] | None = config.get("uids")
-        # One scratch path, emptied and made afresh for every sample, so that HOME and
-        # TMPDIR are set once (in main) rather than in each child.
-        self.scratch_root = str(config.get("scratch_root") or "/tmp")
-        self.scratch = os.path.join(self.scratch_root, "s")
-        self.nproc_base = int(config.get("nproc_base", 0))
-        self.null = os.open(os.devnull, os.O_RDWR)
-        self._jobs = 0
-        self._vm = 0
-        self._rlimits: dict[tuple[int, ...], Rlimits] = {}
+        self.control_fd = control_fd
+        self._stdio: StdioRunner | None = None
+        # What every job of a problem shares, per problem key (see per_problem).
+        self.held: OrderedDict[str, tuple[Any, Callable[[Any], None] | None]] = OrderedDict()
+        self.cached_problems = int(config.get("cached_problems") or 4)
+        # A sample's output: a memory file it writes without anyone draining it.
+        self.out = os.memfd_create("out", os.MFD_CLOEXEC)
 
-    # -- child setup ---------------------------------------------------------
-    def _enter_child(self, role: str, cwd: str, rlimits: Rlimits, keep: list[int]) -> None:
-        os.setsid()
-        if self.uids is not None:
-            uid = self.uids[role]
-            os.setgroups([])
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)  # also makes the process non-dumpable
-        else:
-            not_dumpable()
-        for res, value in rlimits:
-            resource.setrlimit(res, value)
-        os.chdir(cwd)
-        null = self.null
-        os.dup2(null, 0)
-        os.dup2(null, 1)
-        os.dup2(null, 2)
-        low = 3
-        for fd in keep:
-            os.closerange(low, fd)
-            low = fd + 1
-        os.closerange(low, _FD_CEILING)
-        # sys.stdin/stdout/stderr wrap fds 0-2, now /dev/null; this process never wrote
-        # to them, so no buffered data of its own can leak into a sample's output.
-
-    def _limits(self, limits: dict[str, Any]) -> Rlimits:
-        """The (resource, (soft, hard)) pairs of a job, made once per distinct value."""
-        if self._jobs % 64 == 1:
-            # A child starts with this process's address space: its limit is relative to it.
-            self._vm = vm_size_kb() * 1024
-        key = (
-            int(limits["cpu_s"]),
-            self._vm + int(limits["memory_mb"]) * (1 << 20),
-            int(limits["fsize_mb"]) << 20,
-            int(limits["nofile"]),
-            int(limits["nproc"]) + self.nproc_base,
-            0,
-        )
-        pairs = self._rlimits.get(key)
-        if pairs is None:
-            if len(self._rlimits) > 16:  # the address-space size moves now and then
-                self._rlimits.clear()
-            pairs = self._rlimits[key] = [(r, (v, v)) for r, v in zip(_RESOURCES, key, strict=True)]
-        return pairs
-
-    # -- one sample ----------------------------------------------------------
     def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
         started = time.monotonic()
         limits = job["limits"]
         self._jobs += 1
-        scratch = self.scratch
-        try:
-            os.mkdir(scratch, 0o700)  # _wipe removed it after the previous sample
-        except FileExistsError:  # left by a job that failed half-way
-            self._wipe()
-            os.mkdir(scratch, 0o700)
-        if self.uids is not None:
-            os.chown(scratch, self.uids["candidate"], self.uids["candidate"])
-        rlimits = self._limits(limits)
+        rlimits = self.limits(limits)
+        if job["mode"] == "cases":
+            return self._run_cases(job, rlimits)
         # The harness ships the program compiled (it compiles it, never runs it) or, when
         # it does not compile, as source, so the child reports the error as usual.
         blob = job.get("blob")
         program = marshal.loads(blob) if blob else job["program"]
+        if job["mode"] == "stdio":
+            if self._stdio is None:
+                self._stdio = StdioRunner(self, self.control_fd)
+            return self._stdio.run(job, program, rlimits)
+        scratch = self.fresh_scratch()
         entry = job["entry_point"]
         out_r, out_w = os.pipe()
         try:  # noqa: SIM105 - a plain try costs less here, on every sample, than suppress()
             fcntl.fcntl(out_w, _F_SETPIPE_SZ, 1 << 20)
         except OSError:
             pass
-        args: tuple[Any, ...]
-        if job["mode"] == "cases":
-            # Inputs are decoded here, before the fork, so the child only runs the program.
-            calls = [(decode(a), decode(k)) for a, k in job["calls"]]
-            args = (program, entry, calls, out_w, None)
-            main = self._fork("candidate", scratch, rlimits, [out_w], run_candidate, args)
-            pids = [main]
-        else:
-            req_r, req_w = os.pipe()
-            rep_r, rep_w = os.pipe()
-            args = (program, entry, None, rep_w, req_r)
-            keep = sorted([req_r, rep_w])
-            cand = self._fork("candidate", scratch, rlimits, keep, run_candidate, args)
-            args = (job["id"], out_w, req_w, rep_r)
-            keep = sorted([out_w, req_w, rep_r, self.tests_fd])
-            main = self._fork("driver", "/", rlimits, keep, self._driver, args)
-            for fd in (req_r, req_w, rep_r, rep_w):
-                os.close(fd)
-            pids = [cand, main]
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        args: tuple[Any, ...] = (program, entry, None, rep_w, req_r)
+        keep = sorted([req_r, rep_w])
+        cand = self.fork("candidate", scratch, rlimits, keep, run_candidate, args)
+        args = (job["id"], out_w, req_w, rep_r)
+        keep = sorted([out_w, req_w, rep_r, self.tests_fd])
+        main = self.fork("driver", "/", rlimits, keep, self._driver, args)
+        for fd in (req_r, req_w, rep_r, rep_w):
+            os.close(fd)
+        pids = [cand, main]
         os.close(out_w)
         status, data, rusage_s, exit_code = self._wait(main, out_r, float(job["timeout"]))
         os.close(out_r)
-        self._kill_all(pids, main)
-        self._wipe()
+        self.kill_all(pids, main)
+        self.wipe()
         if status == "done" and exit_code == -signal.SIGKILL and rusage_s >= limits["cpu_s"] - 0.05:
             status = "timeout"  # RLIMIT_CPU's hard limit kills with SIGKILL
         return {
@@ -179,19 +111,98 @@ class Zygote:
             "elapsed_s": round(time.monotonic() - started, 4),
         }
 
-    def _fork(
-        self, role: str, cwd: str, rlimits: Rlimits, keep: list[int], fn: Any, args: tuple[Any, ...]
-    ) -> int:
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                self._enter_child(role, cwd, rlimits, keep)
-                fn(*args)
-            except BaseException:
-                code = 70
-            os._exit(code)
-        return pid
+    def per_problem(
+        self,
+        job: dict[str, Any],
+        field: str,
+        load: Callable[[Any], Any],
+        release: Callable[[Any], None] | None = None,
+    ) -> Any:
+        """What the jobs of the job's problem share: made by ``load`` from the job when
+        it carries ``field`` (the first job of the problem this worker sees), else kept
+        from then. The last ``cached_problems`` problems are kept (``release``
+        lets go of one); the harness keeps the same account of what to send."""
+        key = str(job["key"])
+        if field in job:
+            old = self.held.pop(key, None)
+            if old is not None and old[1] is not None:
+                old[1](old[0])
+            self.held[key] = (load(job), release)
+            while len(self.held) > self.cached_problems:
+                value, free = self.held.popitem(last=False)[1]
+                if free is not None:
+                    free(value)
+        else:
+            self.held.move_to_end(key)  # (a KeyError: the harness lost count, a bug)
+        return self.held[key][0]
+
+    def _run_cases(self, job: dict[str, Any], rlimits: Any) -> dict[str, Any]:
+        """Samples judged from returned values: a batch of a problem's samples (see
+        ``_unit_outcomes.batch_job``), or one sample (``program``/``blob``, ``calls``)."""
+        if "batch" not in job:
+            blob = job.get("blob")
+            program = marshal.loads(blob) if blob else job["program"]
+            calls = _decoded_calls(job)
+            ((status, code, cpu_s, elapsed_s, _),), out = self._run_programs(
+                job, calls, [program], rlimits
+            )
+            return {
+                "id": job["id"], "status": status, "exit": code, "cpu_s": cpu_s,
+                "elapsed_s": elapsed_s, "out": out.decode("utf-8", "replace"),
+            }  # fmt: skip
+        calls = self.per_problem(job, "calls", _decoded_calls)
+        blob, sources = job.get("blob") or b"", job.get("sources") or {}
+        programs, pos = [], 0
+        for i, size in enumerate(job["sizes"]):
+            programs.append(marshal.loads(blob[pos : pos + size]) if size else sources[str(i)])
+            pos += size
+        del blob
+        results, outputs = self._run_programs(job, calls, programs, rlimits)
+        return {"id": job["id"], "status": "done", "results": results, "blob": outputs}
+
+    def _run_programs(
+        self, job: dict[str, Any], calls: Any, programs: list[Any], rlimits: Any
+    ) -> tuple[list[tuple[Any, ...]], bytes]:
+        """Each program, one after another, on the problem's calls; per program (status,
+        exit code, CPU s, elapsed s, output size), and the outputs back to back.
+
+        Everything a sample needs is made before the first fork (the calls decoded, the
+        programs unmarshalled): between forks this process then does little, because
+        every page it writes after a fork is copied (or, once the child is gone,
+        write-faulted) again. Each child writes its records to a memory file, read when
+        it has ended.
+        """
+        entry, decoded = calls
+        timeout, cpu_limit = float(job["timeout"]), float(job["limits"]["cpu_s"])
+        out, fork, wait_exit = self.out, self.fork, self._wait_exit
+        results, outputs = [], []
+        for program in programs:
+            started = time.monotonic()
+            os.ftruncate(out, 0)
+            os.lseek(out, 0, os.SEEK_SET)
+            args = (program, entry, decoded, out, None)
+            pid = fork("candidate", self.fresh_scratch(), rlimits, [out], run_candidate, args)
+            status, cpu_s, code = wait_exit(pid, timeout)
+            self.kill_all([pid], pid)
+            self.wipe()
+            if status == "done" and code == -signal.SIGKILL and cpu_s >= cpu_limit - 0.05:
+                status = "timeout"  # RLIMIT_CPU's hard limit kills with SIGKILL
+            size = os.fstat(out).st_size
+            if size > OUTPUT_CAP:
+                status, size = "overflow", OUTPUT_CAP
+            outputs.append(os.pread(out, size, 0) if size else b"")
+            elapsed = round(time.monotonic() - started, 4)
+            results.append((status, code, round(cpu_s, 4), elapsed, size))
+        return results, b"".join(outputs)
+
+    @staticmethod
+    def _wait_exit(pid: int, timeout: float) -> tuple[str, float, int]:
+        pidfd = os.pidfd_open(pid)
+        try:
+            status = "done" if select.select([pidfd], [], [], timeout)[0] else "timeout"
+        finally:
+            os.close(pidfd)
+        return (status, *_reap(pid, status))
 
     def _driver(self, job_id: int, out_w: int, req_w: int, rep_r: int) -> None:
         while True:
@@ -217,12 +228,8 @@ class Zygote:
                 status, chunks = self._read_until_exit(pidfd, out_r, deadline)
         finally:
             os.close(pidfd)
-        if status != "done":
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(main, signal.SIGKILL)
-        _, wstatus, rusage = os.wait4(main, 0)
-        code = os.waitstatus_to_exitcode(wstatus)
-        return status, b"".join(chunks), rusage.ru_utime + rusage.ru_stime, code
+        cpu_s, code = _reap(main, status)
+        return status, b"".join(chunks), cpu_s, code
 
     @staticmethod
     def _read_until_exit(pidfd: int, out_r: int, deadline: float) -> tuple[str, list[bytes]]:
@@ -248,47 +255,6 @@ class Zygote:
                 chunks.extend(drain(out_r, OUTPUT_CAP - size))
                 return "done", chunks
 
-    def _kill_all(self, pids: list[int], reaped: int) -> None:
-        if self.pidns:
-            # Everything in this pid namespace except init and this process belongs to
-            # the sample that just ran.
-            try:
-                os.kill(-1, signal.SIGKILL)
-            except ProcessLookupError:
-                pass  # nothing left to signal (the usual case)
-            else:
-                _sweep()
-        else:
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pid, signal.SIGKILL)
-        for pid in pids:
-            if pid != reaped:
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(pid, 0)
-
-    def _wipe(self) -> None:
-        scratch = self.scratch
-        try:
-            os.rmdir(scratch)  # the usual case: the sample left its scratch dir empty
-        except FileNotFoundError:
-            pass
-        except OSError:
-            rmtree(scratch)
-            if os.path.lexists(scratch):  # could not be emptied: set it aside
-                os.rename(scratch, os.path.join(self.scratch_root, f"trash{self._jobs}"))
-        if self.pidns and self.uids is None:
-            # Samples share this process's uid, so they could write anywhere in the
-            # worker's private tmpfs mounts: clear them. (Under their own uids they can
-            # write only in their scratch dir.)
-            for root in (self.scratch_root, "/dev/shm"):
-                try:
-                    names = os.listdir(root)
-                except OSError:
-                    continue
-                for name in names:
-                    rmtree(os.path.join(root, name))
-
     def serve(self) -> None:
         """Answer jobs until the job pipe closes."""
         write_frame(self.result_fd, {"ready": True, "pid": os.getpid()})
@@ -297,28 +263,40 @@ class Zygote:
                 result = self.run_job(job)
             except Exception as exc:  # a bug here must not look like a verdict
                 result = {"id": job.get("id"), "status": "internal", "out": repr(exc)[:500]}
-            write_frame(self.result_fd, result)
+            self.send_result(result, result.pop("blob", None))
+
+    def send_result(self, record: dict[str, Any], blob: bytes | None = None) -> None:
+        """Write one result frame (a test's outcome, with its output as ``blob``)."""
+        write_frame(self.result_fd, record, blob)
 
 
-def _sweep() -> None:
-    # Kill until nothing is left alive (a fork bomb may race), then give init a moment
-    # to reap the dead, so that no process of the sample remains when its result goes.
-    for _ in range(1000):
-        reap()
-        if not other_pids(live_only=True):
-            break
+def _reap(pid: int, status: str) -> tuple[float, int]:
+    """Kill ``pid`` unless it ended (``status`` done), wait for it: its CPU seconds and
+    exit code."""
+    if status != "done":
         with contextlib.suppress(ProcessLookupError):
-            os.kill(-1, signal.SIGKILL)
-        time.sleep(0.001)
-    for _ in range(1000):
-        reap()
-        if not other_pids(live_only=False):
-            break
-        time.sleep(0.001)
+            os.kill(pid, signal.SIGKILL)
+    _, wstatus, rusage = os.wait4(pid, 0)
+    return rusage.ru_utime + rusage.ru_stime, os.waitstatus_to_exitcode(wstatus)
 
 
-def main(config: dict[str, Any], job_fd: int, result_fd: int, tests_fd: int) -> None:
-    """Entry point inside the sandbox: warm up, then serve jobs."""
+def _decoded_calls(job: dict[str, Any]) -> tuple[str, list[tuple[Any, Any]]]:
+    return job["entry_point"], [(decode(a), decode(k)) for a, k in job["calls"]]
+
+
+def main(
+    config: dict[str, Any], job_fd: int, result_fd: int, tests_fd: int, control_fd: int
+) -> None:
+    """Entry point inside the sandbox: warm up, then serve jobs.
+
+    Without root (no uid of its own per sample), each sample process gets a pid namespace
+    of its own instead: it cannot see or signal the worker, the driver of its tests or
+    anything else, and when it ends the kernel ends every process it left. For that the
+    worker first moves into a user namespace of its own (same uid) and becomes pid 1 of
+    a new pid namespace; the process that started it stays behind, waiting.
+    """
+    if config.get("sample_ns"):
+        config["own_ns"] = enter_own_namespaces()
     if config.get("uids") is None:
         not_dumpable()  # (samples under uids of their own cannot reach this process)
     sys.path.extend(config.get("sys_path") or [])
@@ -330,7 +308,8 @@ def main(config: dict[str, Any], job_fd: int, result_fd: int, tests_fd: int) -> 
     if config.get("cpu") is not None:  # (see worker.SandboxWorker._cpu)
         with contextlib.suppress(OSError):
             os.sched_setaffinity(0, {int(config["cpu"])})
-    zygote = Zygote(config, job_fd, result_fd, tests_fd)
+    install_exit()
+    zygote = Zygote(config, job_fd, result_fd, tests_fd, control_fd)
     os.environ.clear()
     # One thread per numeric library: a sample has a small process/thread budget.
     single = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
