@@ -121,13 +121,30 @@ def run_analyze(
     bootstrap: int = 1000,
     bootstrap_seed: int = 0,
     partial: bool = False,
+    cost_ratios: list[str] | None = None,
+    weak_verifier: str | None = None,
+    intensity: str | None = None,
+    model_size: str | None = None,
+    stop_cap: int = 40,
 ) -> None:
     from harness.analyze import AnalysisSettings, analyze
+    from harness.analyze.compute import parse_model_size
+    from harness.analyze.settings import parse_cost_ratios
     from harness.core.errors import UsageError
 
     if bootstrap < 2:
         raise UsageError(f"--bootstrap must be at least 2, got {bootstrap}")
-    settings = AnalysisSettings(n_boot=bootstrap, seed=bootstrap_seed)
+    if stop_cap < 1:
+        raise UsageError(f"--stop-cap must be at least 1, got {stop_cap}")
+    settings = AnalysisSettings(
+        n_boot=bootstrap,
+        seed=bootstrap_seed,
+        cost_ratios=parse_cost_ratios(cost_ratios),
+        weak_verifier=weak_verifier,
+        intensity=intensity,
+        model_size=parse_model_size(model_size),
+        stop_cap=stop_cap,
+    )
     result = analyze(run_dir, verifier, settings, partial=partial)
     _print_summary(Path(run_dir), result.coverage, result.partial)
     for name, got in result.summary["judged"].items():
@@ -149,6 +166,8 @@ def run_analyze(
         )
     if result.fit is not None:
         out.print(_fit_line(result.fit))
+    for line in result.advice:
+        out.print(f"next run: {line}")
     for note in result.notes:
         console.print(f"[yellow]note:[/yellow] {note}")
     names = ", ".join(dict.fromkeys(f.name for f in result.files))

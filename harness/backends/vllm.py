@@ -17,7 +17,8 @@ On CPU this needs whole-prompt prefill (chunked prefill off, see below);
 
 Options (``--backend-opt KEY=VALUE``): dtype, enforce_eager, max_model_len,
 gpu_memory_utilization, tensor_parallel_size, kv_cache_gb, max_num_seqs,
-per_request_seed, prefix_caching.
+per_request_seed, prefix_caching, logprobs (each sample's mean token log-probability,
+stored as ``mean_logprob``; on by default).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class VLLMOptions:
     max_num_seqs: int | None = option(None, "sequences batched at once", min=1)
     per_request_seed: bool = option(True, "seed each sample from (seed, problem, index)")
     prefix_caching: bool = option(True, "share a prompt's KV cache between its samples")
+    logprobs: bool = option(True, "store each sample's mean token log-probability")
 
 
 SMALL_MODEL_PARAMS = 1_000_000_000  # below this a 1 GiB CPU KV cache holds plenty of tokens
@@ -283,6 +285,8 @@ class VLLMBackend:
             max_tokens=s.max_tokens,
             stop=stop or None,
             seed=seed,
+            # 0: the sampled token's log-probability only, summed by vLLM per sample.
+            logprobs=0 if self.options.get("logprobs", True) else None,
         )
 
     def _result(self, req: GenRequest, prompt_tokens: int, seed: int | None, out: Any) -> GenResult:
@@ -298,12 +302,20 @@ class VLLMBackend:
                 finish_reason=c.finish_reason or "unknown",
                 # vLLM seeds the k-th sample of a request with seed + k.
                 seed=None if seed is None else seed + k,
+                mean_logprob=mean_logprob(c.cumulative_logprob, len(c.token_ids)),
             )
             for k, c in enumerate(outputs)
         ]
         return GenResult(
             request=req, completions=completions, prompt_tokens=prompt_tokens, seed=seed
         )
+
+
+def mean_logprob(cumulative: float | None, tokens: int) -> float | None:
+    """The mean token log-probability of a sample (None when not requested or empty)."""
+    if cumulative is None or tokens <= 0:
+        return None
+    return float(cumulative) / tokens
 
 
 def _make_llm(kwargs: dict[str, Any], name: str) -> Any:

