@@ -20,13 +20,32 @@ def draw_positions(n: IntArray, length: int, orders: int, rng: np.random.Generat
     """``orders`` random draw sequences of ``length`` distinct positions per problem.
 
     Row ``p * orders + r`` is order r of problem p: a uniform random ``length``-subset of
-    ``range(n[p])`` (Floyd's algorithm, every row at once) in uniform random order.
+    ``range(n[p])`` in uniform random order, i.e. the first ``length`` samples of a
+    uniformly random permutation. Where ``length**2 <= n`` (duplicates are rare), rows of
+    independent positions are drawn again until they hold no duplicate (rejection:
+    exact); otherwise Floyd's algorithm picks the subset and a shuffle orders it.
     """
     nn = np.repeat(np.asarray(n, dtype=np.int64), orders)
+    out = np.empty((nn.size, length), dtype=np.int64)
+    sparse = length * length <= nn
+    todo = np.flatnonzero(sparse)
+    while todo.size:
+        draw = np.floor(rng.random((todo.size, length)) * nn[todo, None]).astype(np.int64)
+        ranked = np.sort(draw, axis=1)
+        clash = (ranked[:, 1:] == ranked[:, :-1]).any(axis=1)
+        out[todo[~clash]] = draw[~clash]
+        todo = todo[clash]
+    dense = np.flatnonzero(~sparse)
+    if dense.size:
+        out[dense] = _floyd(nn[dense], length, rng)
+    return out
+
+
+def _floyd(nn: IntArray, length: int, rng: np.random.Generator) -> IntArray:
     rows = nn.size
     picked = np.empty((rows, length), dtype=np.int64)
     for i in range(length):
-        top = nn - length + i  # Floyd: draw from 0..top; if taken, take top itself
+        top = nn - length + i  # draw from 0..top; if taken, take top itself
         draw = np.floor(rng.random(rows) * (top + 1)).astype(np.int64)
         taken = (picked[:, :i] == draw[:, None]).any(axis=1)
         picked[:, i] = np.where(taken, top, draw)
@@ -112,25 +131,22 @@ class Stops:
         return self.at.astype(np.float64), self.right
 
 
-def group_counts(
-    group: IntArray,
-    member: IntArray,
-    weights: npt.ArrayLike | None = None,
-    per_row: bool = False,
-) -> tuple[IntArray, FloatArray]:
-    """Distinct keys ``group * width + member`` and their counts (or weight sums); with
-    ``per_row``, (keys, each row's own group sum) instead."""
-    width = int(member.max(initial=0)) + 1
-    key = group * width + member
-    size = (int(group.max(initial=0)) + 1) * width
-    if size <= 4 * key.size + 1024:  # dense: bincounts, no sort
-        sums = np.bincount(key, weights=weights, minlength=size)
-        if per_row:
-            return key, np.asarray(sums[key], dtype=np.float64)
-        present = np.flatnonzero(np.bincount(key, minlength=size))
-        return present.astype(np.int64), np.asarray(sums[present], dtype=np.float64)
-    keys, inverse = np.unique(key, return_inverse=True)
-    sums = np.bincount(inverse, weights=weights, minlength=keys.size)
-    if per_row:
-        return key, np.asarray(sums[inverse], dtype=np.float64)
-    return keys.astype(np.int64), np.asarray(sums, dtype=np.float64)
+def class_table(
+    problem: npt.NDArray[np.integer], cls: IntArray, correct: BoolArray, width: int
+) -> tuple[IntArray, IntArray, IntArray]:
+    """(key ``problem * width + class``, samples, right samples) of every answer class
+    present (samples without an answer, class -1, left out); keys sorted."""
+    size = (int(problem.max(initial=0)) + 1) * width
+    key: IntArray = np.multiply(problem, width, dtype=np.int64)  # bincount wants int64
+    np.add(key, cls, out=key)
+    if int(cls.min(initial=0)) < 0:  # samples without an answer are no class
+        answered = cls >= 0
+        key, correct = key[answered], correct[answered]
+    if size <= 4 * key.size + 1024:  # dense: two bincounts, no sort
+        sizes = np.bincount(key, minlength=size)
+        present = np.flatnonzero(sizes)
+        rights = np.bincount(key[correct], minlength=size)[present]
+        return present.astype(np.int64), sizes[present].astype(np.int64), rights.astype(np.int64)
+    keys, inverse, sizes = np.unique(key, return_inverse=True, return_counts=True)
+    rights = np.bincount(inverse[correct], minlength=keys.size)
+    return keys.astype(np.int64), sizes.astype(np.int64), rights.astype(np.int64)

@@ -77,14 +77,30 @@ def utility_curves(
     The acceptance probabilities 1 - C(n-b,k)/C(n,k) are computed once (a running
     product over k), then weighted per cost ratio.
     """
+    return _curves(n, b, t, ks, cost_ratios)[0]
+
+
+def _curves(
+    n: npt.ArrayLike,
+    b: npt.ArrayLike,
+    t: npt.ArrayLike,
+    ks: npt.ArrayLike,
+    cost_ratios: Sequence[float],
+) -> tuple[FloatArray, FloatArray]:
+    """(U(k) per cost ratio, P(the weak verifier accepts one of k) averaged over problems)."""
     n_, b_, t_ = _checked(n, b, t)
     k = np.atleast_1d(np.asarray(ks, dtype=np.int64))
     if k.size and (k.min() < 1 or k.max() > n_.min()):
         raise ValueError(f"k must be in 1..{int(n_.min())} (the fewest samples of a problem)")
-    accept = pass_at_k_curve(n_, b_, k)  # P(the weak verifier accepts one of k)
-    weights = np.stack([utility_weights(b_, t_, c) for c in cost_ratios])
-    out: FloatArray = weights @ accept / n_.size
-    return out
+    weights = np.stack([utility_weights(b_, t_, c) for c in cost_ratios] + [np.ones(n_.size)])
+    # P(the weak verifier accepts one of k): 0 where b = 0 and 1 where b = n at every k;
+    # only the problems in between need the running product over k.
+    some = (b_ > 0) & (b_ < n_)
+    accept = pass_at_k_curve(n_[some], b_[some], k) if some.any() else np.zeros((0, k.size))
+    both: FloatArray = weights[:, some] @ accept
+    both += weights[:, b_ == n_].sum(axis=1)[:, None]
+    both /= n_.size
+    return both[:-1], both[-1]
 
 
 def utility_curve(
@@ -151,19 +167,28 @@ def weak_strong_counts(strong: VerdictColumns, weak: VerdictColumns) -> WeakStro
     Raises:
         ValueError: the two share no sample.
     """
-    pos_s, pos_w = align(strong, weak)
-    if pos_s.size == 0:
+    same = (
+        strong.problem_ids == weak.problem_ids
+        and np.array_equal(strong.problem, weak.problem)
+        and np.array_equal(strong.sample_index, weak.sample_index)
+    )
+    if same:  # one verify run wrote both in the same order: nothing to match up
+        problem, ok_s, ok_w = strong.problem, strong.correct, weak.correct
+    else:
+        pos_s, pos_w = align(strong, weak)
+        problem, ok_s, ok_w = strong.problem[pos_s], strong.correct[pos_s], weak.correct[pos_w]
+    if problem.size == 0:
         raise ValueError("the weak and the strong verifier judged no common sample")
-    present, dense = np.unique(strong.problem[pos_s], return_inverse=True)
-    ok_s = strong.correct[pos_s]
-    ok_w = weak.correct[pos_w]
+    size = len(strong.problem_ids)
+    n = np.bincount(problem, minlength=size)
+    present = np.flatnonzero(n)
 
     def per(values: npt.NDArray[np.bool_]) -> IntArray:
-        return np.bincount(dense, weights=values, minlength=present.size).round().astype(np.int64)
+        return np.bincount(problem[values], minlength=size)[present].astype(np.int64)
 
     return WeakStrong(
         problem_ids=[strong.problem_ids[i] for i in present],
-        n=np.bincount(dense, minlength=present.size).astype(np.int64),
+        n=n[present].astype(np.int64),
         b=per(ok_w),
         t=per(ok_w & ok_s),
         strong=per(ok_s),
@@ -187,9 +212,19 @@ class ImperfectResult:
 
 
 def imperfect_table(
-    counts: WeakStrong, ks: npt.ArrayLike, cost_ratios: Sequence[float] = DEFAULT_COST_RATIOS
+    counts: WeakStrong,
+    ks: npt.ArrayLike,
+    cost_ratios: Sequence[float] = DEFAULT_COST_RATIOS,
+    strong_coverage: npt.ArrayLike | None = None,
 ) -> ImperfectResult:
     """acc(k), U(k) per cost ratio, the coverage each verifier claims, and k* per c.
+
+    Args:
+        counts: n, b, t per problem.
+        ks: The k values.
+        cost_ratios: The costs c of a false positive.
+        strong_coverage: The strong verifier's coverage at ``ks`` when already computed
+            on the same samples (else computed here).
 
     Returns:
         A table with columns k, accuracy, one ``utility_c<c>`` per cost ratio,
@@ -198,12 +233,16 @@ def imperfect_table(
     """
     k = np.asarray(ks, dtype=np.int64)
     ratios = [float(c) for c in cost_ratios]
-    curves = utility_curves(counts.n, counts.b, counts.t, k, [0.0, *ratios])
+    curves, claimed = _curves(counts.n, counts.b, counts.t, k, [0.0, *ratios])
     table = pd.DataFrame({"k": k, "accuracy": curves[0]})
     for c, curve in zip(ratios, curves[1:], strict=True):
         table[column_name(c)] = curve
-    table["weak_coverage"] = coverage_curve(counts.n, counts.b, k)
-    table["strong_coverage"] = coverage_curve(counts.n, counts.strong, k)
+    table["weak_coverage"] = claimed
+    table["strong_coverage"] = (
+        coverage_curve(counts.n, counts.strong, k)
+        if strong_coverage is None
+        else np.asarray(strong_coverage, dtype=np.float64)
+    )
     stars = {c: best_k(k, curve) for c, curve in zip(ratios, curves[1:], strict=True)}
     at = {
         c: float(curve[k == stars[c]][0]) if stars[c] else 0.0

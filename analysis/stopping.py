@@ -37,7 +37,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.special import betainc
 
-from analysis._draws import Stops, Votes, draw_positions, group_counts, local_classes
+from analysis._draws import Stops, Votes, class_table, draw_positions, local_classes
 from analysis.passk import pass_at_k_curve
 from harness.core.columns import VerdictColumns
 
@@ -49,7 +49,7 @@ DEFAULT_CAP = 40  # the largest budget in Adaptive-Consistency's experiments
 ASC_THRESHOLDS = (0.8, 0.9, 0.95, 0.99)
 ESC_WINDOWS = (2, 4, 8)
 TAU_QUANTILES = (0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
-ROWS_TARGET = 1 << 16  # problems x orders drawn at once: ~20 MB of state at cap 40
+ROWS_TARGET = 1 << 14  # problems x orders drawn at once: ~5 MB of state at cap 40
 
 
 def asc_confidence(a: npt.ArrayLike, b: npt.ArrayLike) -> FloatArray:
@@ -118,67 +118,107 @@ def _esc_draws(q: npt.ArrayLike, window: int, cap: int) -> FloatArray:
 
 @dataclass(frozen=True)
 class StopData:
-    """Per-sample arrays grouped by problem (problem-major, in sample order).
+    """Per-sample arrays grouped by problem (each problem's samples contiguous), and a
+    table of the answer classes of each problem.
 
     Attributes:
         problem_ids: The problems, in order.
         n: Samples per problem.
         correct: Judged right by the verifier.
         cls: Answer class within its problem (-1: no answer).
-        good: The sample's answer class holds a sample judged right.
         scores: Scorer name -> score per sample (NaN where none).
+        width: Columns of the class table (largest class id + 1).
+        class_keys: Sorted keys ``problem * width + class`` of the classes present.
+        class_size: Samples in each of those classes.
+        class_right: Whether each of those classes holds a sample judged right.
+        right_count: Samples judged right per problem.
     """
 
     problem_ids: list[str]
     n: IntArray
     correct: BoolArray
     cls: IntArray
-    good: BoolArray
     scores: dict[str, FloatArray] = field(default_factory=dict)
+    width: int = 1
+    class_keys: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    class_size: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    class_right: BoolArray = field(default_factory=lambda: np.zeros(0, bool))
+    right_count: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @property
     def has_classes(self) -> bool:
-        return bool((self.cls >= 0).any())
+        return bool(self.class_keys.size)
+
+    @property
+    def starts(self) -> IntArray:
+        """Where each problem's samples begin."""
+        out: IntArray = np.concatenate([[0], np.cumsum(self.n)[:-1]]).astype(np.int64)
+        return out
+
+    def good(self, problem: IntArray, cls: IntArray) -> BoolArray:
+        """Whether the class ``cls`` of problem ``problem`` holds a right sample (False
+        for samples without an answer)."""
+        if not self.class_keys.size:
+            return np.zeros(np.shape(cls), dtype=bool)
+        key = problem * self.width + np.maximum(cls, 0)
+        at = np.minimum(np.searchsorted(self.class_keys, key), self.class_keys.size - 1)
+        out: BoolArray = (self.class_keys[at] == key) & self.class_right[at] & (cls >= 0)
+        return out
 
 
-def stop_data(truth: VerdictColumns, scores: Mapping[str, FloatArray] | None = None) -> StopData:
+def stop_data(
+    truth: VerdictColumns,
+    scores: Mapping[str, FloatArray] | None = None,
+    counts: tuple[IntArray, IntArray] | None = None,
+) -> StopData:
     """Group a verifier's verdicts by problem for the stopping rules.
+
+    Touches each verdict a few times only (10^7 verdicts: a few passes over flat
+    arrays); everything later works on the drawn samples alone.
 
     Args:
         truth: The verdicts that define correctness (and answer classes, if any).
         scores: Scorer name -> one score per verdict of ``truth`` (its order), NaN where
             the scorer gave none.
+        counts: ``truth.counts()`` when the caller has it already.
     """
-    problem = truth.problem.astype(np.int64)
-    key = problem * (int(truth.sample_index.max(initial=0)) + 1) + truth.sample_index
-    # Verdict files are usually written problem by problem in sample order already.
-    order = None if bool(np.all(key[1:] > key[:-1])) else np.argsort(key, kind="stable")
+    problem = truth.problem
+    # Verdict files are written problem by problem: usually grouped already.
+    grouped = bool(np.all(problem[1:] >= problem[:-1])) if problem.size else True
+    order = None if grouped else np.argsort(problem, kind="stable")
     if order is not None:
         problem = problem[order]
     cls = truth.class_id if order is None else truth.class_id[order]
     correct = truth.correct if order is None else truth.correct[order]
-    counts = np.bincount(problem, minlength=len(truth.problem_ids))
-    present = np.flatnonzero(counts)
-    remap = np.cumsum(counts > 0) - 1
-    dense = remap[problem]
-    # A class is right when any member is (analysis.majority's rule).
-    _, right = group_counts(dense, cls + 1, correct, per_row=True)
-    good = (right > 0) & (cls >= 0)
+    n_all, c_all = counts if counts is not None else truth.counts()
+    present = np.flatnonzero(n_all)
+    dense = problem if present.size == n_all.size else (np.cumsum(n_all > 0) - 1)[problem]
+    width = int(cls.max(initial=-1)) + 1
+    keys, size, right = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool)
+    if width:
+        # A class is right when any member is (analysis.majority's rule).
+        keys, size, hits = class_table(dense, cls, correct, width)
+        right = hits > 0
     return StopData(
         problem_ids=[truth.problem_ids[i] for i in present],
-        n=counts[present].astype(np.int64),
+        n=n_all[present].astype(np.int64),
         correct=correct,
         cls=cls,
-        good=good,
         scores={
-            k: np.asarray(v, dtype=np.float64)[slice(None) if order is None else order]
+            k: np.asarray(v, dtype=np.float64) if order is None else np.asarray(v)[order]
             for k, v in (scores or {}).items()
         },
+        width=max(width, 1),
+        right_count=c_all[present].astype(np.int64),
+        class_keys=keys,
+        class_size=size,
+        class_right=right,
     )
 
 
 def default_orders(problems: int) -> int:
-    """Orders per problem: many for small runs, fewer for large ones (16 to 256)."""
+    """Orders per problem: many for small runs, fewer for large ones (16 to 256), about
+    2^14 problem orders in all."""
     return int(np.clip(ROWS_TARGET // max(problems, 1), 16, 256))
 
 
@@ -223,8 +263,8 @@ def stopping_table(
     reps = orders or default_orders(problems)
     rng = np.random.default_rng(seed)
     pos = draw_positions(data.n, length, reps, rng)
-    start = np.repeat(np.concatenate([[0], np.cumsum(data.n)[:-1]]), reps)
-    flat = start[:, None] + pos
+    owner = np.repeat(np.arange(problems, dtype=np.int64), reps)
+    flat = data.starts[owner][:, None] + pos
     rows = flat.shape[0]
 
     def per_problem(values: npt.ArrayLike) -> FloatArray:
@@ -233,9 +273,10 @@ def stopping_table(
 
     correct = data.correct[flat]
     classes = data.has_classes
-    local = local_classes(data.cls[flat])
-    voting = data.cls[flat] >= 0
-    good = data.good[flat]
+    drawn_cls = data.cls[flat]
+    local = local_classes(drawn_cls)
+    voting = drawn_cls >= 0
+    good = data.good(owner[:, None], drawn_cls)
     seqs = {name: np.where(np.isnan(s[flat]), -np.inf, s[flat]) for name, s in data.scores.items()}
     lead, runner = np.indices((length + 1, length + 1))
     conf = asc_confidence(lead, np.minimum(lead, runner))  # conf[a, b], b <= a
@@ -271,9 +312,7 @@ def stopping_table(
             best[name] = (np.where(better, seq[:, i], score), np.where(better, correct[:, i], ok))
             curves[f"best_of_k:{name}"][:, i] = per_problem(best[name][1])
     ks = np.arange(1, length + 1)
-    c_ = np.bincount(
-        np.repeat(np.arange(problems), data.n), weights=data.correct, minlength=problems
-    ).round()
+    c_ = data.right_count
     curves["coverage"] = pass_at_k_curve(data.n, c_, ks)
     boot = _Bootstrap(problems, ks, n_boot, level, seed)
     meta = {"cap": length, "orders": reps, "seed": seed}
@@ -304,13 +343,14 @@ def stopping_table(
     if classes:
         for t, stops in asc.items():
             add("adaptive_consistency", t, *stops.finish(votes.good), "majority")
-        owner, shares = _answer_shares(data)
+        whose = data.class_keys // data.width
+        shares = data.class_size / data.n[whose]
         for w, stops in esc.items():
-            q = np.bincount(owner, weights=shares**w, minlength=problems)
+            q = np.bincount(whose, weights=shares**w, minlength=problems)
             exact = float(_esc_draws(q, w, length).mean())
             add("early_stopping_sc", w, *stops.finish(votes.good), "majority", exact)
     for name, seq in seqs.items():
-        finite = data.scores[name][np.isfinite(data.scores[name])]  # tau: quantiles of samples
+        finite = _some_scores(data.scores[name], rng)
         base = "majority" if classes else f"best_of_k:{name}"
         for tau in np.unique(np.quantile(finite, tau_quantiles)) if finite.size else []:
             hit = seq >= tau
@@ -363,6 +403,7 @@ class _Bootstrap:
         np.add.at(self.weights, (np.arange(n_boot)[:, None], draws), 1.0 / problems)
         self.ks = ks
         self.tails = (100 * (1 - level) / 2, 100 * (1 + level) / 2)
+        self._curves: dict[int, tuple[FloatArray, FloatArray]] = {}
 
     def _at(self, curve: FloatArray, samples: FloatArray) -> FloatArray:
         """Row-wise linear interpolation of ``curve`` (rows, k) at ``samples`` draws."""
@@ -377,8 +418,11 @@ class _Bootstrap:
     def summary(self, samples: FloatArray, acc: FloatArray, curve: FloatArray) -> dict[str, float]:
         """Means over problems, the baseline at the same mean samples, gain and interval."""
         mean_s, mean_a = float(samples.mean()), float(acc.mean())
-        base = float(self._at(curve.mean(axis=0)[None, :], np.asarray([mean_s]))[0])
-        boot = self.weights @ acc - self._at(self.weights @ curve, self.weights @ samples)
+        if id(curve) not in self._curves:  # one product per baseline, shared by its rules
+            self._curves[id(curve)] = (curve.mean(axis=0)[None, :], self.weights @ curve)
+        mean_curve, boot_curves = self._curves[id(curve)]
+        base = float(self._at(mean_curve, np.asarray([mean_s]))[0])
+        boot = self.weights @ acc - self._at(boot_curves, self.weights @ samples)
         lo, hi = np.percentile(boot, self.tails)
         return {
             "expected_samples": mean_s,
@@ -390,11 +434,13 @@ class _Bootstrap:
         }
 
 
-def _answer_shares(data: StopData) -> tuple[IntArray, FloatArray]:
-    """(problem, share of the problem's samples) for every answer class of every problem."""
-    problem = np.repeat(np.arange(data.n.size), data.n)
-    has = data.cls >= 0
-    keys, counts = group_counts(problem[has], data.cls[has])
-    width = int(data.cls.max(initial=0)) + 1
-    owner = keys // width
-    return owner, counts / data.n[owner]
+QUANTILE_SAMPLE = 1 << 20
+
+
+def _some_scores(scores: FloatArray, rng: np.random.Generator) -> FloatArray:
+    """The finite scores tau is set from: all of them, or a seeded sample of 2^20 when
+    there are more (the quantiles then move by well under 0.1 %)."""
+    if scores.size > QUANTILE_SAMPLE:
+        scores = scores[rng.integers(0, scores.size, QUANTILE_SAMPLE)]
+    out: FloatArray = scores[np.isfinite(scores)]
+    return out

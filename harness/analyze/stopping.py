@@ -105,7 +105,7 @@ def stopping_section(
     """Every stopping rule's expected samples and accuracy, against fixed N (the summary
     entry; the table goes to ``stopping.csv``)."""
     scores = scores_for(store, name, truth, held, out)
-    data = stop_data(truth, scores)
+    data = stop_data(truth, scores, truth.counts())
     table = stopping_table(data, s.stop_cap, s.stop_orders, s.seed, n_boot=s.n_boot, level=s.level)
     path = store.analysis_dir / "stopping.csv"
     table.to_csv(path, index=False)

@@ -48,6 +48,7 @@ def compute_section(a: Path, plots: Path, title: str, cap: str, label: str) -> s
         return ""
     if frame is None or not info.get("available"):
         return "<h2>Compute</h2>" + h.notes([f"No compute accounting: {info.get('reason')}."])
+    prices = info.get("prices", "not recorded (analysed by an older version; analyse again)")
     figures = []
     runs_figure(plots / "coverage_flops", {label: frame}, "flops", "inference FLOPs", title, cap)
     figures.append(
@@ -59,7 +60,7 @@ def compute_section(a: Path, plots: Path, title: str, cap: str, label: str) -> s
             cap,
         )
     )
-    if "eflops" in frame:
+    if "eflops" in frame and info.get("eflops"):
         runs_figure(
             plots / "coverage_eflops", {label: frame}, "eflops", "eFLOPs (memory-aware)", title, cap
         )
@@ -80,7 +81,7 @@ def compute_section(a: Path, plots: Path, title: str, cap: str, label: str) -> s
             h.figure(
                 "plots/coverage_dollars.png",
                 "coverage vs dollars",
-                f"Coverage against dollars, priced at {info['prices']}.",
+                f"Coverage against dollars, priced at {prices}.",
                 cap,
             )
         )
@@ -106,7 +107,7 @@ def compute_section(a: Path, plots: Path, title: str, cap: str, label: str) -> s
             "FLOPs",
             f"{info['flops_per_prompt']:.3g} per prompt, {info['flops_per_sample']:.3g} per sample",
         ),
-        ("prices used", info["prices"]),
+        ("prices used", prices),
     ]
     if info.get("eflops"):
         facts.append(("eFLOPs", info["accelerator"]))
@@ -116,5 +117,5 @@ def compute_section(a: Path, plots: Path, title: str, cap: str, label: str) -> s
     else:
         body += h.notes([f"No eFLOPs: {info.get('eflops_reason', 'KV-cache shape unknown')}."])
     if not priced(frame):
-        body += h.notes([f"No dollar figures: {info['prices']}."])
+        body += h.notes([f"No dollar figures: {prices}."])
     return "<h2>Compute</h2>" + body
