@@ -89,6 +89,21 @@ def check_memory_aware(model: str, s: AnalysisSettings) -> None:
         )
 
 
+def eflops_sentence(share: float, accelerator: str) -> str:
+    """What the KV cache's share of a sample's eFLOPs means for the next run."""
+    where = accelerator.split(":")[0].upper()
+    if share >= 0.5:
+        return (
+            f"Reading the KV cache is {share:.0%} of the cost of a sample on {where}: the run "
+            "is memory-bound, so shorter samples, fewer key/value heads or sharing the prompt "
+            "save more than a smaller model would."
+        )
+    return (
+        f"Reading the KV cache is {share:.0%} of the cost of a sample on {where}: FLOPs tell "
+        "most of the story here, and a smaller model is what saves compute."
+    )
+
+
 def compute_section(
     store: RunStore,
     manifest: RunManifest,
@@ -148,6 +163,7 @@ def compute_section(
             info["gpu"] = prices["gpu"]
         if "eflops" in frame:
             k1 = frame.iloc[0]
+            share = float(intensity * k1["kv_memory"] / k1["eflops"])
             info.update(
                 eflops=True,
                 intensity=intensity,
@@ -155,8 +171,10 @@ def compute_section(
                 eflops_formula="FLOPs + I * KV-cache elements read (2*n_kv_heads*head_dim*"
                 "layers per context position per generated token; prompt KV shared by a "
                 "problem's samples)",
-                memory_share_k1=float(intensity * k1["kv_memory"] / k1["eflops"]),
+                memory_share_k1=share,
+                advice=eflops_sentence(share, accelerator),
             )
+            out.advice.append(info["advice"])
         else:
             info.update(eflops=False, eflops_reason="the model's KV-cache shape is unknown")
             out.notes.append(

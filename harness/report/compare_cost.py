@@ -109,8 +109,8 @@ def cost_section(runs: list[Any], out: Path, plots: Path, title: str, cap: str) 
 
 
 def nextrun_section(runs: list[Any]) -> str:
-    """Each run's k* against its weak verifier and its best stopping rules, with the
-    sentence ``harness analyze`` wrote for each."""
+    """Each run's k* against its weak verifier and its best stopping rules, with every
+    sentence ``harness analyze`` wrote on what its numbers mean for the next run."""
     rows, stops, sentences = [], [], []
     for r in runs:
         info = r.summary.get("imperfect_verifier")
@@ -124,7 +124,7 @@ def nextrun_section(runs: list[Any]) -> str:
             }
             row.update({f"k* (c={c})": v for c, v in info["k_star"].items()})
             rows.append(row)
-            sentences += [f"{r.label}: {x}" for x in info["advice"]]
+        sentences += [f"{r.label}: {x}" for x in r.summary.get("advice") or []]
         for rule, best in ((r.summary.get("stopping") or {}).get("best") or {}).items():
             stops.append(
                 {
@@ -139,13 +139,14 @@ def nextrun_section(runs: list[Any]) -> str:
                     "gain CI high": best.get("gain_hi"),
                 }
             )
-    if not rows and not stops:
+    if not rows and not stops and not sentences:
         return ""
     body = "<h2>Where the next sample should go</h2>"
+    if sentences:
+        body += "<ul>" + "".join(f"<li>{h.esc(x)}</li>" for x in sentences) + "</ul>"
     if rows:
         body += "<h3>Imperfect verifiers: best k per cost of a false positive</h3>"
         body += h.table(pd.DataFrame(rows))
-        body += "<ul>" + "".join(f"<li>{h.esc(x)}</li>" for x in sentences) + "</ul>"
     if stops:
         body += "<h3>Adaptive stopping: each run's best setting of each rule</h3>"
         body += h.table(pd.DataFrame(stops))

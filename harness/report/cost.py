@@ -24,21 +24,6 @@ def priced(frame: pd.DataFrame | None) -> bool:
     return frame is not None and "dollars" in frame and bool(np.isfinite(frame["dollars"]).any())
 
 
-def eflops_sentence(info: dict[str, Any]) -> str:
-    """What the memory share of eFLOPs means for the next run."""
-    share = float(info["memory_share_k1"])
-    if share >= 0.5:
-        return (
-            f"Reading the KV cache is {share:.0%} of the cost of a sample here: on "
-            f"{info['accelerator'].split(':')[0].upper()} the run is memory-bound, so shorter "
-            "samples or fewer key/value heads save more than a smaller model would."
-        )
-    return (
-        f"Reading the KV cache is {share:.0%} of the cost of a sample here: FLOPs tell "
-        "most of the story, and a smaller or sparser model is what saves compute."
-    )
-
-
 def compute_section(a: Path, plots: Path, title: str, cap: str, label: str) -> str:
     """The section (empty when the analysis has no compute accounting file)."""
     from harness.report.plots import runs_figure
@@ -112,8 +97,8 @@ def compute_section(a: Path, plots: Path, title: str, cap: str, label: str) -> s
     if info.get("eflops"):
         facts.append(("eFLOPs", info["accelerator"]))
     body += h.meta_list(facts)
-    if info.get("eflops"):
-        body += f"<p>{h.esc(eflops_sentence(info))}</p>"
+    if info.get("eflops") and info.get("advice"):
+        body += f"<p>{h.esc(info['advice'])}</p>"
     else:
         body += h.notes([f"No eFLOPs: {info.get('eflops_reason', 'KV-cache shape unknown')}."])
     if not priced(frame):
