@@ -167,15 +167,11 @@ def weak_strong_counts(strong: VerdictColumns, weak: VerdictColumns) -> WeakStro
     Raises:
         ValueError: the two share no sample.
     """
-    same = (
-        strong.problem_ids == weak.problem_ids
-        and np.array_equal(strong.problem, weak.problem)
-        and np.array_equal(strong.sample_index, weak.sample_index)
-    )
-    if same:  # one verify run wrote both in the same order: nothing to match up
+    pos_s, pos_w = align(strong, weak)
+    if pos_s.size == len(strong) == len(weak) and np.array_equal(pos_s, pos_w):
+        # Sample i of one is sample i of the other: counts need no gathering.
         problem, ok_s, ok_w = strong.problem, strong.correct, weak.correct
     else:
-        pos_s, pos_w = align(strong, weak)
         problem, ok_s, ok_w = strong.problem[pos_s], strong.correct[pos_s], weak.correct[pos_w]
     if problem.size == 0:
         raise ValueError("the weak and the strong verifier judged no common sample")

@@ -17,6 +17,11 @@ across problem boundaries; verdicts still come back problem by problem, in order
 sample that times out (or loses its worker) is run once more with every other worker
 idle before the timeout is recorded, so load on the machine does not turn correct
 code into failures.
+
+When the task marked each problem's first tests visible (``--task-opt visible_tests=K``),
+the same run also gives ``unit_tests_visible``: each sample judged on those tests alone
+(every test is judged on its own, so its marks are read off the full run), a weak
+verifier whose false positives ``analysis.imperfect`` prices.
 """
 
 from __future__ import annotations

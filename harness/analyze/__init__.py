@@ -158,7 +158,7 @@ def analyze(
     compute_section(store, manifest, truth, coverage, held, s, out)
     out.files.append(store.analysis_dir / "early_stopping.csv")
     early_stopping_table(grid, curve, int(n.size)).to_csv(out.files[-1], index=False)
-    imperfect = imperfect_section(store, name, truth, s, out)
+    imperfect = imperfect_section(store, name, truth, s, out, (n, c, curve))
     stopping = stopping_section(store, name, truth, held, s, out)
     summary = {
         "run": str(store.root),

@@ -92,16 +92,18 @@ def check_memory_aware(model: str, s: AnalysisSettings) -> None:
 def eflops_sentence(share: float, accelerator: str) -> str:
     """What the KV cache's share of a sample's eFLOPs means for the next run."""
     where = accelerator.split(":")[0].upper()
+    head = f"Reading the KV cache is {share:.0%} of the cost of a sample on {where}"
     if share >= 0.5:
         return (
-            f"Reading the KV cache is {share:.0%} of the cost of a sample on {where}: the run "
-            "is memory-bound, so shorter samples, fewer key/value heads or sharing the prompt "
-            "save more than a smaller model would."
+            f"{head}: the run is memory-bound, so shorter samples, fewer key/value heads or a "
+            "shared prompt save more than a smaller model would."
         )
-    return (
-        f"Reading the KV cache is {share:.0%} of the cost of a sample on {where}: FLOPs tell "
-        "most of the story here, and a smaller model is what saves compute."
-    )
+    if share >= 0.2:
+        return (
+            f"{head}: compare models in eFLOPs rather than FLOPs before moving budget between "
+            "them, as FLOPs undercount the cost of long samples."
+        )
+    return f"{head}: FLOPs tell most of the story, and a smaller model is what saves compute."
 
 
 def compute_section(

@@ -53,9 +53,18 @@ def pick_weak(store: RunStore, strong: str, s: AnalysisSettings) -> str | None:
 
 
 def imperfect_section(
-    store: RunStore, strong: str, truth: VerdictColumns, s: AnalysisSettings, out: AnalyzeResult
+    store: RunStore,
+    strong: str,
+    truth: VerdictColumns,
+    s: AnalysisSettings,
+    out: AnalyzeResult,
+    coverage: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Any] | None:
     """acc(k), U(k) per cost ratio and k* of the weak verifier against ``strong``.
+
+    Args:
+        coverage: (n, c, coverage at k = 1, 2, ...) of ``truth``, reused when the weak
+            verifier judged exactly the same samples.
 
     Returns:
         The summary entry (None when the run has no weak verifier).
@@ -75,7 +84,12 @@ def imperfect_section(
         return None
     k_max = int(counts.n.min())
     ks = np.arange(1, k_max + 1)
-    result = imperfect_table(counts, ks, s.cost_ratios)
+    known = None
+    if coverage is not None and counts.problem_ids == truth.problem_ids:
+        n, c, curve = coverage
+        if np.array_equal(counts.n, n) and np.array_equal(counts.strong, c):
+            known = curve[:k_max]
+    result = imperfect_table(counts, ks, s.cost_ratios, strong_coverage=known)
     out.files.append(path)
     result.table.to_csv(path, index=False)
     fp = counts.false_positives

@@ -97,10 +97,11 @@ def compute_section(a: Path, plots: Path, title: str, cap: str, label: str) -> s
     if info.get("eflops"):
         facts.append(("eFLOPs", info["accelerator"]))
     body += h.meta_list(facts)
-    if info.get("eflops") and info.get("advice"):
-        body += f"<p>{h.esc(info['advice'])}</p>"
+    if info.get("eflops"):
+        body += f"<p>{h.esc(info['advice'])}</p>" if info.get("advice") else ""
     else:
         body += h.notes([f"No eFLOPs: {info.get('eflops_reason', 'KV-cache shape unknown')}."])
     if not priced(frame):
-        body += h.notes([f"No dollar figures: {prices}."])
+        line = prices if "no known price" in prices else f"no dollar figures ({prices})"
+        body += h.notes([f"{line[0].upper()}{line[1:]}."])
     return "<h2>Compute</h2>" + body

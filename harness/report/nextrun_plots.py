@@ -46,7 +46,7 @@ def utility_figure(
             color = PALETTE[i % len(PALETTE)]
             u = frame[col].to_numpy(dtype=float)
             low = min(low, float(np.nanmin(u)))
-            label = "acc(k) (c = 0)" if c == 0 else f"U(k), false positive = -{c:g}"
+            label = "acc(k) = U(k) at c = 0" if c == 0 else f"U(k) at c = {c:g}"
             ax.plot(k, u, color=color, label=label)
             star = k_star.get(c, 0)
             if star:
@@ -63,9 +63,9 @@ def utility_figure(
         ax.axhline(0, color="#888888", lw=0.7)
         _log_k_axis(ax, float(k.max()))
         ax.set_ylim(min(-0.05, low * 1.1), 1.0)
-        ax.set_ylabel("expected utility per problem")
+        ax.set_ylabel("expected utility per problem (false positive = -c)")
         ax.set_title(title)
-        ax.legend(loc="upper left")
+        ax.legend(loc="best", fontsize=7)
     return _save(fig, path, caption)
 
 
@@ -104,5 +104,5 @@ def stopping_figure(path: Path, table: pd.DataFrame, title: str, caption: str) -
         ax.set_ylim(0, 1.0)
         ax.set_ylabel("accuracy")
         ax.set_title(title)
-        ax.legend(loc="lower right", fontsize=7)
+        ax.legend(loc="best", fontsize=7)
     return _save(fig, path, caption)
