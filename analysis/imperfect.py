@@ -168,7 +168,7 @@ def weak_strong_counts(strong: VerdictColumns, weak: VerdictColumns) -> WeakStro
         ValueError: the two share no sample.
     """
     pos_s, pos_w = align(strong, weak)
-    if pos_s.size == len(strong) == len(weak) and np.array_equal(pos_s, pos_w):
+    if pos_s.size == len(strong) == len(weak) and (pos_s is pos_w or np.array_equal(pos_s, pos_w)):
         # Sample i of one is sample i of the other: counts need no gathering.
         problem, ok_s, ok_w = strong.problem, strong.correct, weak.correct
     else:

@@ -132,7 +132,7 @@ def analysis(strong: Path, weak: Path, n_boot: int, out: Path) -> None:
     k_all = np.arange(1, int(counts.n.min()) + 1)
     imperfect = imperfect_table(counts, k_all, (0.0, 1.0, 2.0, 4.0), strong_coverage=curve)
     t_imperfect = time.perf_counter()
-    table = stopping_table(stop_data(cols, {"reward": cols.score}), cap=40, seed=0)
+    table = stopping_table(stop_data(cols, {"reward": cols.score}, (n, c)), cap=40, seed=0)
     t_stop = time.perf_counter()
     rules = table[table["rule"] != "fixed"]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -159,7 +159,7 @@ def analyze(
     out.files.append(store.analysis_dir / "early_stopping.csv")
     early_stopping_table(grid, curve, int(n.size)).to_csv(out.files[-1], index=False)
     imperfect = imperfect_section(store, name, truth, s, out, (n, c, curve))
-    stopping = stopping_section(store, name, truth, held, s, out)
+    stopping = stopping_section(store, name, truth, held, s, out, (n, c))
     summary = {
         "run": str(store.root),
         "task": manifest.task,

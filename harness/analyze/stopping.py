@@ -101,11 +101,12 @@ def stopping_section(
     held: TokenCounts,
     s: AnalysisSettings,
     out: AnalyzeResult,
+    counts: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Every stopping rule's expected samples and accuracy, against fixed N (the summary
-    entry; the table goes to ``stopping.csv``)."""
+    entry; the table goes to ``stopping.csv``); ``counts``: ``truth.counts()`` if known."""
     scores = scores_for(store, name, truth, held, out)
-    data = stop_data(truth, scores, truth.counts())
+    data = stop_data(truth, scores, counts)
     table = stopping_table(data, s.stop_cap, s.stop_orders, s.seed, n_boot=s.n_boot, level=s.level)
     path = store.analysis_dir / "stopping.csv"
     table.to_csv(path, index=False)

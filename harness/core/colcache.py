@@ -38,6 +38,7 @@ Codes = dict[str, dict[str, int]]
 FORMAT = "scaling-harness columns 1"
 SAMPLED_BLOCKS = 64
 BLOCK = 4096
+_SMALL = {"problem", "status", "class_id", "correct", "truncated"}
 RACY_NS = 100_000_000  # modern file systems: the kernel stamps times at a tick (<= 10 ms)
 COARSE_RACY_NS = 2_000_000_000  # whole-second (or 2 s) stamps: FAT, HFS+, some mounts
 
@@ -132,7 +133,17 @@ def save(
     table = pa.table(columns).replace_schema_metadata({"harness": json.dumps(meta)})
     tmp = where.with_name(f"{where.name}.{os.getpid()}.tmp")
     try:
-        pq.write_table(table, tmp, compression="lz4", use_dictionary=False)
+        # Few distinct values (problem and status codes, classes): dictionaries; sample
+        # indices count up: deltas. Half the bytes of plain encoding, and faster to read.
+        coded = [c for c in table.column_names if c != "sample_index" and c in _SMALL]
+        encoding = (
+            {"sample_index": "DELTA_BINARY_PACKED"}
+            if "sample_index" in table.column_names
+            else None
+        )
+        pq.write_table(
+            table, tmp, compression="lz4", use_dictionary=coded, column_encoding=encoding
+        )
         os.replace(tmp, where)
     except OSError:
         tmp.unlink(missing_ok=True)

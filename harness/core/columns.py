@@ -144,8 +144,8 @@ class VerdictColumns:
         prob = self.problem[keep]
         size = len(self.problem_ids)
         n = np.bincount(prob, minlength=size).astype(np.int64)
-        c = np.bincount(prob, weights=self.correct[keep], minlength=size)
-        return n, np.rint(c).astype(np.int64)
+        c = np.bincount(prob[self.correct[keep]], minlength=size).astype(np.int64)
+        return n, c
 
     def status_counts(self) -> dict[str, int]:
         """How many verdicts have each status (most common first)."""
