@@ -36,7 +36,7 @@ Arrays = dict[str, np.ndarray]
 Codes = dict[str, dict[str, int]]
 
 FORMAT = "scaling-harness columns 1"
-SAMPLED_BLOCKS = 64
+SAMPLED_BLOCKS = 16
 BLOCK = 4096
 _SMALL = {"problem", "status", "class_id", "correct", "truncated"}
 RACY_NS = 100_000_000  # modern file systems: the kernel stamps times at a tick (<= 10 ms)
@@ -101,11 +101,13 @@ class Source:
 
 @dataclass(frozen=True)
 class Cached:
-    """A columnar copy read back: its arrays (Arrow), code tables and source."""
+    """A columnar copy read back: its arrays (Arrow), code tables, source, and the facts
+    worked out about its rows when it was made (e.g. that no row repeats another)."""
 
     table: pa.Table
     codes: dict[str, list[str]]
     source: Source
+    facts: dict[str, Any]
 
 
 def load(path: Path, kind: str) -> Cached | None:
@@ -119,17 +121,28 @@ def load(path: Path, kind: str) -> Cached | None:
         if meta.get("format") != FORMAT or meta.get("kind") != kind:
             return None
         table = pf.read(use_threads=True)
-        return Cached(table, meta["codes"], Source(**meta["source"]))
+        return Cached(table, meta["codes"], Source(**meta["source"]), meta.get("facts", {}))
     except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
         return None  # a torn or foreign copy is no copy: the JSONL is read instead
 
 
 def save(
-    path: Path, kind: str, columns: dict[str, Any], codes: dict[str, list[str]], source: Source
+    path: Path,
+    kind: str,
+    columns: dict[str, Any],
+    codes: dict[str, list[str]],
+    source: Source,
+    facts: dict[str, Any] | None = None,
 ) -> None:
     """Write the copy atomically (temporary file, then rename); failures are ignored."""
     where = cache_path(path, kind)
-    meta = {"format": FORMAT, "kind": kind, "codes": codes, "source": source.__dict__}
+    meta = {
+        "format": FORMAT,
+        "kind": kind,
+        "codes": codes,
+        "source": source.__dict__,
+        "facts": facts or {},
+    }
     table = pa.table(columns).replace_schema_metadata({"harness": json.dumps(meta)})
     tmp = where.with_name(f"{where.name}.{os.getpid()}.tmp")
     try:
@@ -156,7 +169,8 @@ def read_columns(
     convert: Callable[[pa.Table, Codes], Arrays],
     coded: tuple[str, ...],
     cache: bool = True,
-) -> tuple[Arrays, dict[str, list[str]]]:
+    facts: Callable[[Arrays, dict[str, list[str]]], dict[str, Any]] | None = None,
+) -> tuple[Arrays, dict[str, list[str]], dict[str, Any]]:
     """Flat arrays of a JSONL file, through its columnar copy when that is current.
 
     Args:
@@ -166,9 +180,12 @@ def read_columns(
         convert: One parsed table -> its arrays; strings are coded into the code tables.
         coded: The names of the code tables ``convert`` fills.
         cache: Use and keep the columnar copy (False: parse the whole file).
+        facts: Works out facts about all the rows (kept with the copy, so a current copy
+            answers them without looking at the rows again).
 
     Returns:
-        The arrays (concatenated over blocks) and each code table in code order.
+        The arrays (concatenated over blocks), each code table in code order, and the
+        facts.
     """
     keep = valid_prefix_length(path)
     codes: Codes = {name: {} for name in coded}
@@ -183,7 +200,7 @@ def read_columns(
             for name in copy.table.column_names:
                 parts[name] = [copy.table.column(name).to_numpy()]
             if current:
-                return _joined(parts), {k: list(v) for k, v in codes.items()}
+                return _joined(parts), {k: list(v) for k, v in codes.items()}, copy.facts
             start = copy.source.length
     source = Source.of(path, keep) if cache else None
     for table in blocks(start, keep):
@@ -191,9 +208,10 @@ def read_columns(
             parts.setdefault(name, []).append(values)
     arrays = _joined(parts)
     tables = {k: list(v) for k, v in codes.items()}
+    found = facts(arrays, tables) if facts is not None and arrays else {}
     if source is not None and arrays:
-        save(path, kind, arrays, tables, source)
-    return arrays, tables
+        save(path, kind, arrays, tables, source, found)
+    return arrays, tables, found
 
 
 def _joined(parts: dict[str, list[np.ndarray]]) -> Arrays:

@@ -15,6 +15,7 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -218,11 +219,20 @@ def _arrays(
     convert: Callable[[pa.Table, Codes], Arrays],
     coded: tuple[str, ...],
     cache: bool,
-) -> tuple[Arrays, dict[str, list[str]]]:
+) -> tuple[Arrays, dict[str, list[str]], bool]:
+    """The arrays, the code tables, and whether some (problem, sample index) repeats."""
+
     def blocks(start: int, keep: int) -> Iterator[pa.Table]:
         return iter_jsonl_blocks(path, fields, BLOCK_BYTES, start=start, keep=keep)
 
-    return colcache.read_columns(path, kind, blocks, convert, coded, cache)
+    def repeats(arrays: Arrays, tables: dict[str, list[str]]) -> dict[str, Any]:
+        first = unique_rows(
+            arrays["problem"], arrays["sample_index"], len(tables["problem_id"]), "first"
+        )
+        return {"repeats": first is not None}
+
+    got, tables, facts = colcache.read_columns(path, kind, blocks, convert, coded, cache, repeats)
+    return got, tables, bool(facts.get("repeats", True))
 
 
 def _verdict_block(table: pa.Table, codes: Codes) -> Arrays:
@@ -252,7 +262,7 @@ def read_verdict_columns(path: Path, cache: bool = True) -> VerdictColumns:
     if not path.is_file():
         raise UsageError(f"{path}: no such verdicts file")
     try:
-        got, tables = _arrays(
+        got, tables, repeats = _arrays(
             path, "verdicts", VERDICT_FIELDS, _verdict_block, ("problem_id", "status"), cache
         )
     except UsageError as e:
@@ -271,7 +281,7 @@ def read_verdict_columns(path: Path, cache: bool = True) -> VerdictColumns:
         statuses=tables["status"],
         status=cat("status", np.int32),
     )
-    return _dedup_last(cols, path)
+    return _dedup_last(cols, path) if repeats else cols
 
 
 def _encode(column: pa.ChunkedArray, codes: dict[str, int]) -> npt.NDArray[np.int32]:
@@ -338,8 +348,11 @@ def read_token_counts(path: Path, cache: bool = True) -> TokenCounts:
     """
     got: Arrays = {}
     tables: dict[str, list[str]] = {"problem_id": []}
+    repeats = False
     if path.is_file():
-        got, tables = _arrays(path, "samples", SAMPLE_FIELDS, _sample_block, ("problem_id",), cache)
+        got, tables, repeats = _arrays(
+            path, "samples", SAMPLE_FIELDS, _sample_block, ("problem_id",), cache
+        )
 
     def cat(name: str, dtype: npt.DTypeLike) -> np.ndarray:
         return got[name].astype(dtype, copy=False) if name in got else np.zeros(0, dtype)
@@ -353,6 +366,8 @@ def read_token_counts(path: Path, cache: bool = True) -> TokenCounts:
         truncated=cat("truncated", np.bool_),
         mean_logprob=cat("mean_logprob", np.float64),
     )
+    if not repeats:
+        return counts
     keep = unique_rows(counts.problem, counts.sample_index, len(counts.problem_ids), "first")
     if keep is None:
         return counts

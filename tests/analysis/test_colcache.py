@@ -144,3 +144,16 @@ def test_samples_copy_keeps_token_counts_and_logprobs(tmp_path: Path) -> None:
         assert got.completion_tokens.tolist() == [4, 6] and got.truncated.tolist() == [False, True]
         assert np.isnan(got.mean_logprob[0]) and got.mean_logprob[1] == -0.7
         assert got.has_logprobs
+
+
+def test_the_copy_remembers_repeated_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [verdict("a", 0, False), verdict("a", 1, False), verdict("a", 0, True)]
+    path = write(tmp_path / "v.jsonl", rows)
+    age(path)
+    parses = Parses(monkeypatch)
+    with pytest.warns(UserWarning, match="repeat"):
+        first = read_verdict_columns(path)
+    with pytest.warns(UserWarning, match="repeat"):
+        again = read_verdict_columns(path)  # from the copy, the same row kept
+    assert parses.starts == [0] and len(first) == len(again) == 2
+    assert again.counts()[1].tolist() == [1]
