@@ -321,3 +321,32 @@ def test_humaneval_visible_split_in_the_sandbox_bends_utility_down(tmp_path: Pat
     page = (run / "report.html").read_text()
     assert "<h2>Imperfect verifier" in page and "k* = " in page
     assert (run / "plots" / "imperfect_verifier.png").stat().st_size > 5_000
+
+
+def test_runs_made_before_the_option_existed_still_resume(tmp_path: Path) -> None:
+    """A task option left unset is the same as one the task did not have yet."""
+    from harness.core.manifest import check_compatible, new_manifest
+
+    problems = HumanEvalTask().load()[:2]
+    now = HumanEvalTask().record()
+    assert now["options"] == {"visible_tests": None}
+    old = {**now, "options": {}}  # what the manifest of an older run holds
+
+    def manifest(options: dict[str, object]) -> object:
+        return new_manifest(
+            tmp_path,
+            task="humaneval",
+            model="m",
+            backend="scripted",
+            n=1,
+            problems=problems,
+            verifier="unit_tests",
+            task_options=options,
+        )
+
+    check_compatible(manifest(old), manifest(now), tmp_path)  # type: ignore[arg-type]
+    split = HumanEvalTask(options={"visible_tests": "1"}).record()
+    from harness.core.errors import UsageError
+
+    with pytest.raises(UsageError, match="another configuration"):
+        check_compatible(manifest(old), manifest(split), tmp_path)  # type: ignore[arg-type]
