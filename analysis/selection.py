@@ -117,6 +117,13 @@ def majority_curve(truth: VerdictColumns, ks: npt.ArrayLike, seed: int = 0) -> F
 
 def align(truth: VerdictColumns, other: VerdictColumns) -> tuple[IntArray, IntArray]:
     """Positions in ``truth`` and ``other`` of the (problem, sample) pairs both judged."""
+    if (
+        truth.problem_ids == other.problem_ids
+        and np.array_equal(truth.problem, other.problem)
+        and np.array_equal(truth.sample_index, other.sample_index)
+    ):  # written in the same order (one verify run): no matching needed
+        same = np.arange(len(truth), dtype=np.int64)
+        return same, same
     lookup = {pid: i for i, pid in enumerate(truth.problem_ids)}
     remap = np.asarray([lookup.get(pid, -1) for pid in other.problem_ids], dtype=np.int64)
     other_prob = remap[other.problem] if other.problem.size else np.zeros(0, np.int64)

@@ -212,6 +212,7 @@ def _samples(result_iter: Iterator[GenResult], store: RunStore, progress: Progre
                     completion_tokens=comp.completion_tokens,
                     finish_reason=comp.finish_reason,
                     seed=seed,
+                    mean_logprob=comp.mean_logprob,
                 )
                 for idx, comp, seed in zip(
                     req.sample_indices, result.completions, seeds, strict=True

@@ -55,14 +55,20 @@ def load_verifier(name: str, options: Mapping[str, Any] | None = None) -> Verifi
     return impl
 
 
+Done = dict[str, set[tuple[str, int]]]
+
+
 def _work(
     store: RunStore, verifier: Verifier, name: str
-) -> tuple[list[tuple[Problem, list[Sample]]], set[tuple[str, int]]]:
-    """(problem, samples) items still to verify, and the keys already judged."""
+) -> tuple[list[tuple[Problem, list[Sample]]], Done]:
+    """(problem, samples) items still to verify, and the keys already judged in each
+    verdict file (the verifier's own, keyed by its name, and its derived ones)."""
     problems = {p.id: p for p in store.read_problems()}
     if not problems:
         raise UsageError(f"{store.root} has no problems.jsonl: not a complete run directory")
-    done = store.verdict_keys(name)
+    derived = {d for p in problems.values() for d in verifier.derived_names(p)}
+    done: Done = {name: store.verdict_keys(name)}
+    done.update({f"{name}_{d}": store.verdict_keys(f"{name}_{d}") for d in derived})
     by_problem: dict[str, dict[int, Sample]] = defaultdict(dict)
     for s in store.iter_samples():
         by_problem[s.problem_id][s.sample_index] = s
@@ -71,7 +77,8 @@ def _work(
         if pid not in problems:
             raise UsageError(f"{store.samples_path}: sample of unknown problem {pid!r}")
         ordered = [samples[i] for i in sorted(samples)]
-        todo = [s for s in ordered if (pid, s.sample_index) not in done]
+        files = [name] + [f"{name}_{d}" for d in verifier.derived_names(problems[pid])]
+        todo = [s for s in ordered if any((pid, s.sample_index) not in done[f] for f in files)]
         if not todo:
             continue
         # Verifiers that number answer classes see the whole problem in sample order so
@@ -128,22 +135,43 @@ def verify(
         with store:
             items, done = _work(store, impl, name)
             if on_start is not None:
-                on_start(sum(1 for p, s in items for x in s if (p.id, x.sample_index) not in done))
-            with store.verdict_appender(name) as out:
+                on_start(
+                    sum(1 for p, s in items for x in s if (p.id, x.sample_index) not in done[name])
+                )
+            outs = {f: store.verdict_appender(f) for f in done}
+            by_id = {problem.id: problem for problem, _ in items}
+            try:
                 for verdicts in impl.verify_many(iter(items)):
-                    new = [v for v in verdicts if (v.problem_id, v.sample_index) not in done]
-                    out.write_batch(new)
-                    written += len(new)
-                    for v in new:
-                        if v.judged_with is not None:
-                            runs.add((v.problem_id, v.judged_with))
-                            shared += v.judged_with != v.sample_index
-                    if progress is not None:
-                        progress(new)
+                    files = {name: verdicts}
+                    if verdicts:
+                        problem = by_id[verdicts[0].problem_id]
+                        for d, extra in impl.derived(problem, verdicts).items():
+                            files[f"{name}_{d}"] = extra
+                    for f, batch in files.items():
+                        new = [v for v in batch if (v.problem_id, v.sample_index) not in done[f]]
+                        outs[f].write_batch(new)
+                        if f != name:
+                            continue
+                        written += len(new)
+                        for v in new:
+                            if v.judged_with is not None:
+                                runs.add((v.problem_id, v.judged_with))
+                                shared += v.judged_with != v.sample_index
+                        if progress is not None:
+                            progress(new)
+            finally:
+                for out in outs.values():
+                    out.close()
             info = {"verifier": name, **impl.describe()}
             (store.root / "verdicts" / f"{name}.meta.json").write_text(
                 json.dumps(info, indent=2, default=str) + "\n"
             )
+            for f in (f for f in done if f != name):
+                derived = impl.describe_derived(f[len(name) + 1 :])
+                meta = {"verifier": f, "weak_of": name, **derived}
+                (store.root / "verdicts" / f"{f}.meta.json").write_text(
+                    json.dumps(meta, indent=2, default=str) + "\n"
+                )
             manifest = store.read_manifest()
             if "sandbox" in info and manifest.sandbox != info["sandbox"]:
                 # How untrusted code ran is part of what produced the results.

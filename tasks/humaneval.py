@@ -10,16 +10,20 @@ that follows it (generation stops at the next top-level statement, as in the Cod
 paper). The chat form asks for the whole function in a code block; the verifier
 accepts either. Tests are kept in structured form (see ``harness.core.codetests``): the
 entry point, the original ``check`` code, and the input/expected cases parsed from its
-asserts.
+asserts. ``--task-opt visible_tests=K`` (or a fraction) marks each problem's first tests
+visible, so one ``harness verify`` also judges the samples on those alone: a weak
+verifier beside the full tests (see ``analysis.imperfect``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from harness.core.codetests import parse_check_function
+from harness.core.codetests import VISIBLE_HELP, check_visible, parse_check_function, with_visible
 from harness.core.errors import UsageError
+from harness.core.options import option
 from harness.core.records import CodeTests, Problem
 from harness.core.task import Task
 from tasks._files import Row, check_unique_ids, read_rows, require_fields
@@ -58,12 +62,21 @@ def problem_from_row(row: Row) -> Problem:
     )
 
 
+@dataclass(frozen=True)
+class HumanEvalOptions:
+    visible_tests: float | None = option(None, VISIBLE_HELP)
+
+    def check(self) -> None:
+        check_visible(self.visible_tests)
+
+
 class HumanEvalTask(Task):
     """HumanEval (164 problems), judged by unit tests in the sandbox."""
 
     name: ClassVar[str] = "humaneval"
     description: ClassVar[str] = "HumanEval, 164 Python functions with unit tests (offline)"
     default_verifier: ClassVar[str] = "unit_tests"
+    Options: ClassVar[type] = HumanEvalOptions
     # The Codex paper's stop sequences: the function body ends at the next top-level line.
     stop: ClassVar[tuple[str, ...]] = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
 
@@ -73,4 +86,5 @@ class HumanEvalTask(Task):
         if not rows:
             raise UsageError(f"{path}: no rows")
         require_fields(rows, ("task_id", "prompt", "entry_point", "test"), self.name)
-        return check_unique_ids([problem_from_row(row) for row in rows], rows, "task_id")
+        problems = [with_visible(problem_from_row(row), self.options.visible_tests) for row in rows]
+        return check_unique_ids(problems, rows, "task_id")

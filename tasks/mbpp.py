@@ -9,7 +9,8 @@ The prompt is the MBPP paper's: the task, its three tests, then ``[BEGIN]`` and 
 model writes the program until ``[DONE]``; option ``shots`` (0-3) puts solved examples
 first. The chat form asks for the program in a code block. The entry point is the
 function the tests call; the tests are kept in structured form (see
-``harness.core.codetests``).
+``harness.core.codetests``). ``--task-opt visible_tests=K`` (or a fraction) marks each
+problem's first tests visible, as for ``humaneval``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ import contextlib
 from dataclasses import dataclass
 from typing import ClassVar
 
-from harness.core.codetests import parse_assert_sources
+from harness.core.codetests import (
+    VISIBLE_HELP,
+    check_visible,
+    parse_assert_sources,
+    with_visible,
+)
 from harness.core.errors import UsageError
 from harness.core.options import option
 from harness.core.records import CodeTests, Problem
@@ -97,6 +103,10 @@ def entry_point(code: str, asserts: list[str]) -> str | None:
 @dataclass(frozen=True)
 class MBPPOptions:
     shots: int = option(3, "few-shot examples (0-3)", min=0)
+    visible_tests: float | None = option(None, VISIBLE_HELP)
+
+    def check(self) -> None:
+        check_visible(self.visible_tests)
 
 
 class MBPPTask(Task):
@@ -165,4 +175,6 @@ class MBPPTask(Task):
         if not 0 <= shots <= len(SHOTS):
             raise UsageError(f"mbpp: shots must be 0-{len(SHOTS)}")
         rows = self._rows()
-        return check_unique_ids([self.problem(row) for row in rows], rows, "task_id")
+        spec = self.options.visible_tests
+        problems = [with_visible(self.problem(row), spec) for row in rows]
+        return check_unique_ids(problems, rows, "task_id")

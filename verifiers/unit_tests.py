@@ -26,6 +26,11 @@ across problem boundaries; verdicts still come back problem by problem, in order
 sample that times out (or loses its worker) is run once more with every other worker
 idle before the timeout is recorded, so load on the machine does not turn correct
 code into failures.
+
+When the task marked each problem's first tests visible (``--task-opt visible_tests=K``),
+the same run also gives ``unit_tests_visible``: each sample judged on those tests alone
+(every test is judged on its own, so its marks are read off the full run), a weak
+verifier whose false positives ``analysis.imperfect`` prices.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from typing import Any, ClassVar
 
 from harness.core.errors import UsageError
 from harness.core.options import as_dict, option
-from harness.core.records import Problem, Sample, Verdict
+from harness.core.records import Problem, Sample, Status, Verdict
 from harness.core.verifier import Verifier
 from verifiers._dedup import ProgramInfo, inspect_program, shareable_tests
 from verifiers._runs import BATCH, CasesBatch, Run, StdioRun, UnitRun
@@ -56,6 +61,7 @@ from verifiers.sandbox import (
 from verifiers.sandbox.bwrap import privileged
 from verifiers.sandbox.cpus import usable_cpus
 
+VISIBLE = "visible"
 BACKSTOP_GRACE_S = 10.0
 
 
@@ -236,6 +242,28 @@ class UnitTestVerifier(Verifier):
         """Seconds without an answer after which a worker counts as stuck."""
         return timeout_s + BACKSTOP_GRACE_S
 
+    def derived_names(self, problem: Problem) -> tuple[str, ...]:
+        """``visible`` for a problem whose task marked its first tests visible."""
+        visible = problem.tests.visible if problem.tests is not None else None
+        return (VISIBLE,) if visible is not None else ()
+
+    def derived(self, problem: Problem, verdicts: Sequence[Verdict]) -> dict[str, list[Verdict]]:
+        """The verdicts of the visible tests alone (``unit_tests_visible``), read from the
+        same sandbox run: each test is judged on its own, so a sample passes the visible
+        tests exactly when the first K marks of its full run are passes."""
+        if not self.derived_names(problem):
+            return {}
+        assert problem.tests is not None and problem.tests.visible is not None
+        return {VISIBLE: [visible_verdict(v, problem.tests.visible) for v in verdicts]}
+
+    def describe_derived(self, derived: str) -> dict[str, Any]:
+        return {
+            "tests": "the first visible_tests tests of each problem (task option), read "
+            f"from the same sandbox run as {self.name}",
+            "options": as_dict(self.options),
+            "sandbox": self.settings.mode,
+        }
+
     def describe(self) -> dict[str, Any]:
         isolated = self.settings.mode == "bwrap"
         return {
@@ -265,3 +293,29 @@ class UnitTestVerifier(Verifier):
         if self._pool is not None:
             self._pool.close()
             self._pool = None
+
+
+def visible_verdict(full: Verdict, visible: int) -> Verdict:
+    """The verdict of a sample on its first ``visible`` tests, from its full-run verdict.
+
+    Passed when those tests all passed; failed when one of them failed or raised; when
+    one of them did not finish, the full run's status (timeout or error). A sample whose
+    tests never ran (it did not load) or that failed outside any test keeps its status.
+    """
+    detail = full.detail if isinstance(full.detail, dict) else {}
+    marks = detail.get("tests")
+    base = {"visible": visible, "from": "unit_tests"}
+    if full.status is Status.PASSED or not isinstance(marks, str) or "P" * len(marks) == marks:
+        extra = {k: detail[k] for k in ("error",) if k in detail}
+        return Verdict(
+            full.problem_id, full.sample_index, full.correct, full.status, detail={**base, **extra}
+        )
+    seen = marks[:visible]
+    if seen == "P" * len(seen):
+        status = Status.PASSED
+    elif any(m in "FE" for m in seen):
+        status = Status.FAILED
+    else:
+        status = full.status if full.status in (Status.TIMEOUT, Status.ERROR) else Status.ERROR
+    info = {**base, "tests": seen, "passed": seen.count("P"), "total": len(seen)}
+    return Verdict(full.problem_id, full.sample_index, status is Status.PASSED, status, detail=info)

@@ -10,12 +10,19 @@ Files (all CSV unless noted):
     groups.csv          coverage per problem subgroup (metadata such as level, subject)
     majority.csv        k, majority for every k <= N (+ majority_votes.csv per problem)
     selection.csv       k, coverage, majority, best_of_k:<scorer>
-    compute.csv/.json   tokens, FLOPs, dollars per k (when the model's size is known)
+    compute.csv/.json   tokens, FLOPs, eFLOPs (memory-aware), dollars per k (when the
+                        model's size is known; dollars only where its price is)
     early_stopping.csv  samples saved by stopping at the first accepted sample
+    stopping.csv        adaptive stopping rules (Adaptive-Consistency, early-stopping
+                        self-consistency, confidence, oracle) against fixed N
+    imperfect_verifier.csv  acc(k) and U(k) per cost ratio of resampling against a weak
+                        verifier (when the run has one: visible tests, EvalPlus base)
     verifier_errors.csv confusion of every other verifier against this one (+ curves)
-    summary.json        what was analysed, with which settings and versions (and, for
-                        verifiers that run each distinct program once, how many
-                        verdicts reused an identical program's run: ``duplicates``)
+    summary.json        what was analysed, with which settings and versions, k* per cost
+                        ratio, the best stopping rules, one sentence per finding on what
+                        it means for the next run (``advice``) and, for verifiers that
+                        run each distinct program once, how many verdicts reused an
+                        identical program's run (``duplicates``)
 
 Verdicts are read as columns (``harness.core.columns``), never as one object per verdict.
 The run store is opened once and handed to every part.
@@ -33,15 +40,13 @@ import pandas as pd
 
 from analysis.allocation import early_stopping_table
 from analysis.passk import bootstrap_coverage, coverage_curve, log_spaced_ks, per_problem_rates
+from harness.analyze.compute import check_memory_aware, compute_section
 from harness.analyze.fit import fit_section
+from harness.analyze.imperfect import imperfect_section
 from harness.analyze.judged import judged, require_complete, short_problems, truncated
-from harness.analyze.sections import (
-    compute_section,
-    groups_section,
-    majority_section,
-    selection_section,
-)
+from harness.analyze.sections import groups_section, majority_section, selection_section
 from harness.analyze.settings import AnalysisSettings, AnalyzeResult
+from harness.analyze.stopping import stopping_section
 from harness.core.columns import VerdictColumns, read_token_counts, read_verdict_columns
 from harness.core.errors import UsageError
 from harness.core.store import RunStore, write_json
@@ -113,6 +118,7 @@ def analyze(
     store = run if isinstance(run, RunStore) else RunStore(run)
     manifest = store.read_manifest()
     name = pick_verifier(store, verifier)
+    check_memory_aware(manifest.model, s)
     truth = load_truth(store, name)
     held = read_token_counts(store.samples_path)
     coverages = {
@@ -170,6 +176,8 @@ def analyze(
     done("compute")
     out.files.append(store.analysis_dir / "early_stopping.csv")
     early_stopping_table(grid, curve, int(n.size)).to_csv(out.files[-1], index=False)
+    imperfect = imperfect_section(store, name, truth, s, out, (n, c, curve))
+    stopping = stopping_section(store, name, truth, held, s, out, (n, c))
     summary = {
         "run": str(store.root),
         "task": manifest.task,
@@ -192,6 +200,9 @@ def analyze(
         "inputs": input_sizes(store, name),
         "truncated": truncated(held) if len(held) else None,
         "settings": s.__dict__,
+        "imperfect_verifier": imperfect,
+        "stopping": stopping,
+        "advice": out.advice,
         "notes": out.notes,
         "versions": package_versions(),
         "files": sorted({f.name for f in out.files}),

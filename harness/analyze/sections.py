@@ -1,6 +1,7 @@
-"""The per-topic parts of ``harness analyze``: subgroups, majority vote and selection,
-errors of other verifiers, and compute. Each writes its files under ``analysis/`` and
-adds to the result's file list and notes."""
+"""The per-topic parts of ``harness analyze``: subgroups, majority vote and selection, and
+errors of other verifiers (compute, imperfect verifiers and stopping rules have their
+own modules). Each writes its files under ``analysis/`` and adds to the result's file
+list and notes."""
 
 from __future__ import annotations
 
@@ -9,17 +10,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.compute import ModelSize, compute_curve, problem_compute
 from analysis.majority import majority_curve, majority_votes
 from analysis.passk import coverage_by_group
-from analysis.prices import load_prices
 from analysis.selection import selection_curves
 from analysis.verifier_errors import verifier_errors
 from harness.analyze.settings import AnalysisSettings, AnalyzeResult
-from harness.core.columns import TokenCounts, VerdictColumns, read_verdict_columns
-from harness.core.manifest import RunManifest
-from harness.core.store import RunStore, write_json
-from harness.models import model_facts
+from harness.core.columns import VerdictColumns, read_verdict_columns
+from harness.core.store import RunStore
 
 MAX_GROUP_VALUES = 30
 
@@ -118,54 +115,3 @@ def selection_section(
     if rows:
         out.files.append(store.analysis_dir / "verifier_errors.csv")
         pd.DataFrame(rows).to_csv(out.files[-1], index=False)
-
-
-def compute_section(
-    store: RunStore,
-    manifest: RunManifest,
-    cols: VerdictColumns,
-    coverage: pd.DataFrame,
-    tokens: TokenCounts,
-    s: AnalysisSettings,
-    out: AnalyzeResult,
-) -> None:
-    """Tokens, FLOPs and dollars against coverage (``compute.csv``, ``compute.json``)."""
-    facts = model_facts(manifest.model)
-    info: dict[str, Any] = {"model": manifest.model, "available": False}
-    if facts.params is None or facts.layers is None or facts.d_model is None:
-        info["reason"] = f"size of model {manifest.model!r} unknown (params, layers, d_model)"
-    elif not tokens.problem.size or not (tokens.completion_tokens > 0).any():
-        info["reason"] = "samples carry no token counts"
-    else:
-        size = ModelSize(facts.params, facts.layers, facts.d_model, facts.source)
-        pc = problem_compute(tokens, size)
-        prices = load_prices()
-        frame = compute_curve(
-            pc,
-            cols.problem_ids,
-            coverage["k"],
-            coverage["coverage"],
-            manifest.model,
-            prices,
-            shared_prefix=s.shared_prefix,
-        )
-        out.files.append(store.analysis_dir / "compute.csv")
-        frame.to_csv(out.files[-1], index=False)
-        info.update(
-            available=True,
-            params=size.params,
-            layers=size.layers,
-            d_model=size.d_model,
-            facts_from=size.source,
-            shared_prefix=s.shared_prefix,
-            mean_prompt_tokens=float(pc.prompt_tokens.mean()),
-            mean_completion_tokens=float(pc.completion_tokens.mean()),
-            flops_per_sample=float(pc.sample_flops.mean()),
-            flops_per_prompt=float(pc.prompt_flops.mean()),
-            priced_by=str(frame["priced_by"].iloc[0]),
-            gpu=prices["gpu"],
-            formula="2*(params + 2*layers*d_model*context) per token",
-        )
-    if not info["available"]:
-        out.notes.append(f"no compute accounting: {info['reason']}")
-    out.files.append(write_json(store.analysis_dir / "compute.json", info))

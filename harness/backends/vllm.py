@@ -19,7 +19,8 @@ On CPU this needs whole-prompt prefill (chunked prefill off, see below);
 
 Options (``--backend-opt KEY=VALUE``): dtype, enforce_eager, max_model_len,
 gpu_memory_utilization, tensor_parallel_size, kv_cache_gb, max_num_seqs,
-per_request_seed, prefix_caching.
+per_request_seed, prefix_caching, logprobs (each sample's mean token log-probability,
+stored as ``mean_logprob``; on by default).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class VLLMOptions:
     max_num_seqs: int | None = option(None, "sequences batched at once", min=1)
     per_request_seed: bool = option(True, "seed each sample from (seed, problem, index)")
     prefix_caching: bool = option(True, "share a prompt's KV cache between its samples")
+    logprobs: bool = option(True, "store each sample's mean token log-probability")
 
 
 SMALL_MODEL_PARAMS = 1_000_000_000  # below this a 1 GiB CPU KV cache holds plenty of tokens
@@ -353,6 +355,8 @@ class VLLMBackend:
             max_tokens=s.max_tokens,
             stop=stop or None,
             seed=seed,
+            # 0: the sampled token's log-probability only, summed by vLLM per sample.
+            logprobs=0 if self.options.get("logprobs", True) else None,
         )
 
 
@@ -374,7 +378,15 @@ def _completion(output: Any, seed: int | None) -> Completion:
         completion_tokens=len(output.token_ids),
         finish_reason=output.finish_reason or "unknown",
         seed=seed,
+        mean_logprob=mean_logprob(output.cumulative_logprob, len(output.token_ids)),
     )
+
+
+def mean_logprob(cumulative: float | None, tokens: int) -> float | None:
+    """The mean token log-probability of a sample (None when not requested or empty)."""
+    if cumulative is None or tokens <= 0:
+        return None
+    return float(cumulative) / tokens
 
 
 def _make_llm(kwargs: dict[str, Any], name: str) -> Any:

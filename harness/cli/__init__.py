@@ -81,10 +81,11 @@ def verify(arg: RunDirArg, flags: VerifyFlags) -> None:
 
 @command(app, RunDirArg, AnalyzeFlags, PartialFlag)
 def analyze(arg: RunDirArg, flags: AnalyzeFlags, partial: PartialFlag) -> None:
-    """Coverage (pass@k for every k), CIs, fits, selection, compute; writes analysis/."""
+    """Coverage (pass@k for every k), CIs, fits, selection, compute (FLOPs, eFLOPs, dollars),
+    stopping rules, imperfect verifiers; writes analysis/."""
     from harness.commands import run_analyze
 
-    run_analyze(arg.run_dir, flags.verifier, flags.bootstrap, flags.bootstrap_seed, partial.partial)
+    run_analyze(arg.run_dir, flags.verifier, flags.settings(), partial.partial)
 
 
 @command(app, RunDirArg, PartialFlag)

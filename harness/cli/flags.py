@@ -13,7 +13,7 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -27,6 +27,9 @@ from harness.core.config import (
 from harness.core.errors import UsageError
 from harness.core.options import parse_pairs
 from harness.core.records import SamplingConfig
+
+if TYPE_CHECKING:
+    from harness.analyze.settings import AnalysisSettings
 
 F = typing.TypeVar("F", bound=Callable[..., Any])
 
@@ -302,6 +305,62 @@ class AnalyzeFlags:
     bootstrap_seed: Annotated[
         int, _opt("--bootstrap-seed", help="Seed of the bootstrap (recorded).")
     ] = 0
+    cost_ratio: Annotated[
+        list[str] | None,
+        _opt(
+            "--cost-ratio",
+            help="What a false positive costs, in right answers, for U(k) and k* against a "
+            "weak verifier (comma-separated or repeated).",
+            default="0,1,2,4",
+        ),
+    ] = None
+    weak_verifier: Annotated[
+        str | None,
+        _opt(
+            "--weak-verifier",
+            help="The weak verifier to judge by the analysed one (default: the one whose "
+            "verdicts say so, e.g. unit_tests_visible, evalplus_base).",
+        ),
+    ] = None
+    intensity: Annotated[
+        str | None,
+        _opt(
+            "--intensity",
+            help="Accelerator for eFLOPs (a100, h100, h200, b200, l40s, a10, mi300x) or its "
+            "FLOPs per memory element; given, the model's KV-cache shape must be known.",
+            default="h100",
+        ),
+    ] = None
+    model_size: Annotated[
+        str | None,
+        _opt(
+            "--model-size",
+            help="Architecture when the model has no config.json: params=8e9,layers=32,"
+            "n_heads=32,n_kv_heads=8,head_dim=128 (any subset; over the model's own).",
+        ),
+    ] = None
+    stop_cap: Annotated[
+        int, _opt("--stop-cap", help="Most samples per problem the stopping rules may draw.")
+    ] = 40
+
+    def settings(self) -> "AnalysisSettings":
+        """The analysis settings these flags ask for (a bad value: one line, exit 2)."""
+        from harness.analyze.compute import parse_model_size
+        from harness.analyze.settings import AnalysisSettings, parse_cost_ratios
+
+        if self.bootstrap < 2:
+            raise UsageError(f"--bootstrap must be at least 2, got {self.bootstrap}")
+        if self.stop_cap < 1:
+            raise UsageError(f"--stop-cap must be at least 1, got {self.stop_cap}")
+        return AnalysisSettings(
+            n_boot=self.bootstrap,
+            seed=self.bootstrap_seed,
+            cost_ratios=parse_cost_ratios(self.cost_ratio),
+            weak_verifier=self.weak_verifier,
+            intensity=self.intensity,
+            model_size=parse_model_size(self.model_size),
+            stop_cap=self.stop_cap,
+        )
 
 
 @dataclass

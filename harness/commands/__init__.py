@@ -13,15 +13,18 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.commands.listing import list_models, list_plugins, run_compare, run_import
 from harness.commands.progress import Bar, Display, clock, terminal_consoles
-from harness.commands.summary import fit_line, path_line, print_table, reading
+from harness.commands.summary import path_line, print_details, print_table, reading
 from harness.core import interrupts
 from harness.core.config import RunConfig
 from harness.core.records import Problem, Sample, Verdict
 from harness.core.verifier import Verifier
+
+if TYPE_CHECKING:
+    from harness.analyze.settings import AnalysisSettings
 
 __all__ = [
     "list_models",
@@ -303,21 +306,16 @@ def run_verify(
 def run_analyze(
     run_dir: Path,
     verifier: str | None,
-    bootstrap: int = 1000,
-    bootstrap_seed: int = 0,
+    settings: AnalysisSettings | None = None,
     partial: bool = False,
     watch: _Watch | None = None,
 ) -> None:
     """Write the analysis and print its summary (in full unless part of ``harness run``)."""
-    from harness.analyze import STEPS, AnalysisSettings, analyze
-    from harness.core.errors import UsageError
+    from harness.analyze import STEPS, analyze
 
     brief = watch is not None
     watch = watch or _Watch(Display(console), root=Path(run_dir))
     with _stoppable(watch):
-        if bootstrap < 2:
-            raise UsageError(f"--bootstrap must be at least 2, got {bootstrap}")
-        settings = AnalysisSettings(n_boot=bootstrap, seed=bootstrap_seed)
         bar = Bar("analyzing", len(STEPS), "parts", lambda b: "")
         with watch.display.bar(bar):
             result = analyze(
@@ -334,32 +332,7 @@ def run_analyze(
         if brief:
             out.print(reading(result.coverage, result.fit), highlight=False)
             return
-        for name, got in result.summary["judged"].items():
-            out.print(
-                f"judged by {name}: {got['samples']:,} of {got['of_samples']:,} samples "
-                f"({got['problems']:,} of {got['of_problems']:,} problems)"
-            )
-        cut = result.summary.get("truncated")
-        if cut and cut["count"]:
-            out.print(
-                f"samples that hit --max-tokens (finish_reason=length): {cut['count']:,} of "
-                f"{cut['of']:,} ({cut['share']:.1%})"
-            )
-        if result.statuses:
-            total = sum(result.statuses.values())
-            out.print(
-                f"verdicts ({result.verifier}): "
-                + ", ".join(f"{k} {v:,} ({v / total:.1%})" for k, v in result.statuses.items())
-            )
-        dup = result.summary.get("duplicates")
-        if dup:
-            out.print(
-                f"duplicates ({result.verifier}): {dup['shared']:,} of {dup['samples']:,} "
-                f"verdicts ({dup['rate']:.1%}) reused an identical program's run "
-                f"({dup['runs']:,} runs)"
-            )
-        if result.fit is not None:
-            out.print(fit_line(result.fit))
+        print_details(out, result)
         out.print(reading(result.coverage, result.fit), highlight=False)
         console.print(f"wrote {Path(run_dir) / 'analysis'}/: {names}")
 

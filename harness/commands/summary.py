@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from harness.core import terminal
 from harness.core.fits import FitSummary
+
+if TYPE_CHECKING:
+    from harness.analyze.settings import AnalyzeResult
 
 
 def fit_line(fit: FitSummary) -> str:
@@ -91,3 +94,36 @@ def reading(coverage: Any, fit: FitSummary | None) -> str:
         f"(backtest: fitted on k<={bt.head_samples}, it missed c({bt.target_k}) by "
         f"{bt.power_law_error:+.2f})"
     )
+
+
+def print_details(out: Console, result: AnalyzeResult) -> None:
+    """What ``harness analyze`` prints below the table: who judged how much, truncation,
+    how verdicts ended, shared runs, the fit and what it means for the next run."""
+    for name, got in result.summary["judged"].items():
+        out.print(
+            f"judged by {name}: {got['samples']:,} of {got['of_samples']:,} samples "
+            f"({got['problems']:,} of {got['of_problems']:,} problems)"
+        )
+    cut = result.summary.get("truncated")
+    if cut and cut["count"]:
+        out.print(
+            f"samples that hit --max-tokens (finish_reason=length): {cut['count']:,} of "
+            f"{cut['of']:,} ({cut['share']:.1%})"
+        )
+    if result.statuses:
+        total = sum(result.statuses.values())
+        out.print(
+            f"verdicts ({result.verifier}): "
+            + ", ".join(f"{k} {v:,} ({v / total:.1%})" for k, v in result.statuses.items())
+        )
+    dup = result.summary.get("duplicates")
+    if dup:
+        out.print(
+            f"duplicates ({result.verifier}): {dup['shared']:,} of {dup['samples']:,} "
+            f"verdicts ({dup['rate']:.1%}) reused an identical program's run "
+            f"({dup['runs']:,} runs)"
+        )
+    if result.fit is not None:
+        out.print(fit_line(result.fit))
+    for line in result.advice:
+        out.print(f"next run: {line}")

@@ -45,12 +45,15 @@ class Completion:
 
     Attributes:
         seed: The seed the sample was drawn with, where the backend seeds each sample.
+        mean_logprob: Mean log-probability of the generated tokens, where the backend
+            reports token log-probabilities.
     """
 
     text: str
     completion_tokens: int
     finish_reason: str
     seed: int | None = None
+    mean_logprob: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

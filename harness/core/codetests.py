@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import ast
 import builtins
+import dataclasses
 import functools
 import math
 from collections.abc import Sequence
 from typing import Any
 
+from harness.core.records import Problem
 from harness.core.values import Handle, Unsupported, decode, encode
 
 _PURE_BUILTINS = (
@@ -289,3 +291,41 @@ def _expr_code(expr: str, placeholders: int) -> Any:
     if not _safe_expression(tree, placeholders):
         return None
     return compile(ast.fix_missing_locations(tree), "<case>", "eval")
+
+
+# -- a weak verifier's share of the tests ------------------------------------------------
+
+VISIBLE_HELP = (
+    "split each problem's tests: the first K (an integer) or a fraction (0-1) are "
+    "'visible'; verify then also writes <verifier>_visible (a weak verifier)"
+)
+
+
+def check_visible(spec: float | None) -> None:
+    """A ``visible_tests`` value: None, a whole number >= 1, or a fraction in (0, 1).
+
+    Raises:
+        ValueError: anything else.
+    """
+    if spec is None:
+        return
+    if not spec > 0 or (spec >= 1 and spec != int(spec)):
+        raise ValueError(
+            f"visible_tests must be a whole number of tests (>= 1) or a fraction in (0, 1), "
+            f"got {spec:g}"
+        )
+
+
+def visible_count(total: int, spec: float) -> int:
+    """How many of ``total`` tests are visible: the first K, or ceil(fraction * total),
+    at least 1 and at most ``total``."""
+    want = int(spec) if spec >= 1 else math.ceil(spec * total)
+    return max(1, min(total, want))
+
+
+def with_visible(problem: Problem, spec: float | None) -> Problem:
+    """``problem`` with its first tests marked visible (``--task-opt visible_tests=``)."""
+    if spec is None or problem.tests is None:
+        return problem
+    k = visible_count(problem.tests.test_count(), spec)
+    return dataclasses.replace(problem, tests=dataclasses.replace(problem.tests, visible=k))

@@ -4,13 +4,15 @@ The analysis layer never builds one Python object per verdict: a verdicts file i
 block by block (pyarrow's multi-threaded JSON reader, only the wanted fields materialised)
 into a few flat arrays, with problem ids and statuses encoded as small integers. 10^7
 verdicts take about 290 MB this way (problem code, sample index, correct, score, class
-id, status).
+id, status). The arrays are kept beside the file as Parquet (``harness.core.colcache``),
+so the next read parses only lines appended since, and never trusts the copy over the
+file.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
+from harness.core import colcache
+from harness.core.colcache import Arrays, Codes
 from harness.core.errors import UsageError
 from harness.core.store import valid_prefix_length, warn_duplicates
 
@@ -44,29 +48,42 @@ SAMPLE_FIELDS: dict[str, pa.DataType] = {
     "prompt_tokens": pa.int64(),
     "completion_tokens": pa.int64(),
     "finish_reason": pa.string(),
+    "mean_logprob": pa.float64(),
 }
 
 
 def iter_jsonl_blocks(
-    path: Path, fields: dict[str, pa.DataType], block_bytes: int = BLOCK_BYTES
+    path: Path,
+    fields: dict[str, pa.DataType],
+    block_bytes: int = BLOCK_BYTES,
+    start: int = 0,
+    keep: int | None = None,
 ) -> Iterator[pa.Table]:
     """Tables of ``fields`` for consecutive blocks of whole lines of a JSONL file.
 
     Fields absent from a line are null; other fields are skipped without being
     materialised. A torn last line (interrupted write) is left out, as the store does.
 
+    Args:
+        path: The file.
+        fields: The fields to read, with their types.
+        block_bytes: Bytes of text parsed at once.
+        start: Byte offset of the first line to read (a line boundary).
+        keep: Bytes of complete lines (default: measured here).
+
     Raises:
         UsageError: a line is not valid JSON or a field has the wrong type.
     """
-    keep = valid_prefix_length(path)
+    keep = valid_prefix_length(path) if keep is None else keep
     schema = pa.schema(list(fields.items()))
     parse = pj.ParseOptions(
         explicit_schema=schema, unexpected_field_behavior="ignore", newlines_in_values=False
     )
     opts = pj.ReadOptions(block_size=1 << 22, use_threads=True)
-    read = 0
+    read = start
     carry = b""
     with path.open("rb") as f:
+        f.seek(start)
         while read < keep:
             chunk = f.read(min(block_bytes, keep - read))
             if not chunk:
@@ -134,8 +151,8 @@ class VerdictColumns:
         prob = self.problem[keep]
         size = len(self.problem_ids)
         n = np.bincount(prob, minlength=size).astype(np.int64)
-        c = np.bincount(prob, weights=self.correct[keep], minlength=size)
-        return n, np.rint(c).astype(np.int64)
+        c = np.bincount(prob[self.correct[keep]], minlength=size).astype(np.int64)
+        return n, c
 
     def status_counts(self) -> dict[str, int]:
         """How many verdicts have each status (most common first)."""
@@ -223,48 +240,78 @@ def _dedup_last(cols: VerdictColumns, path: Path) -> VerdictColumns:
     return cols.take(keep)
 
 
-def read_verdict_columns(path: Path) -> VerdictColumns:
+def _arrays(
+    path: Path,
+    kind: str,
+    fields: dict[str, pa.DataType],
+    convert: Callable[[pa.Table, Codes], Arrays],
+    coded: tuple[str, ...],
+    cache: bool,
+) -> tuple[Arrays, dict[str, list[str]], bool]:
+    """The arrays, the code tables, and whether some (problem, sample index) repeats."""
+
+    def blocks(start: int, keep: int) -> Iterator[pa.Table]:
+        return iter_jsonl_blocks(path, fields, BLOCK_BYTES, start=start, keep=keep)
+
+    def repeats(arrays: Arrays, tables: dict[str, list[str]]) -> dict[str, Any]:
+        first = unique_rows(
+            arrays["problem"], arrays["sample_index"], len(tables["problem_id"]), "first"
+        )
+        return {"repeats": first is not None}
+
+    got, tables, facts = colcache.read_columns(path, kind, blocks, convert, coded, cache, repeats)
+    return got, tables, bool(facts.get("repeats", True))
+
+
+def _verdict_block(table: pa.Table, codes: Codes) -> Arrays:
+    for name in ("problem_id", "sample_index", "correct"):
+        if table.column(name).null_count:
+            raise UsageError(f"some verdicts lack {name!r}")
+    return {
+        "problem": _encode(table.column("problem_id"), codes["problem_id"]),
+        "status": _encode(pc.fill_null(table.column("status"), "unknown"), codes["status"]),
+        "sample_index": table.column("sample_index").to_numpy(),
+        "correct": table.column("correct").to_numpy(zero_copy_only=False),
+        "score": np.asarray(table.column("score").to_numpy(zero_copy_only=False), np.float64),
+        "class_id": pc.fill_null(table.column("class_id"), -1).to_numpy(),
+        "judged_with": _run_codes(table),
+    }
+
+
+def read_verdict_columns(path: Path, cache: bool = True) -> VerdictColumns:
     """Read a ``verdicts/<verifier>.jsonl`` file as columns (see :class:`VerdictColumns`).
+
+    Args:
+        path: The verdicts file.
+        cache: Use and keep its columnar copy (False: parse the whole JSONL).
 
     Raises:
         UsageError: the file is missing, unreadable, or lacks ``problem_id`` / ``correct``.
     """
     if not path.is_file():
         raise UsageError(f"{path}: no such verdicts file")
-    codes: dict[str, int] = {}
-    status_codes: dict[str, int] = {}
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in VERDICT_FIELDS}
-    for table in iter_jsonl_blocks(path, VERDICT_FIELDS):
-        for name in ("problem_id", "sample_index", "correct"):
-            if table.column(name).null_count:
-                raise UsageError(f"{path}: some verdicts lack {name!r}")
-        parts["problem_id"].append(_encode(table.column("problem_id"), codes))
-        status = pc.fill_null(table.column("status"), "unknown")
-        parts["status"].append(_encode(status, status_codes))
-        parts["sample_index"].append(table.column("sample_index").to_numpy())
-        parts["correct"].append(table.column("correct").to_numpy(zero_copy_only=False))
-        score = table.column("score").to_numpy(zero_copy_only=False)
-        parts["score"].append(np.asarray(score, dtype=np.float64))
-        cls = pc.fill_null(table.column("class_id"), -1)
-        parts["class_id"].append(cls.to_numpy())
-        parts["judged_with"].append(_run_codes(table))
+    try:
+        got, tables, repeats = _arrays(
+            path, "verdicts", VERDICT_FIELDS, _verdict_block, ("problem_id", "status"), cache
+        )
+    except UsageError as e:
+        raise UsageError(str(e) if str(e).startswith(str(path)) else f"{path}: {e}") from None
 
     def cat(name: str, dtype: npt.DTypeLike) -> np.ndarray:
-        got = parts[name]
-        return np.concatenate(got).astype(dtype, copy=False) if got else np.zeros(0, dtype)
+        return got[name].astype(dtype, copy=False) if name in got else np.zeros(0, dtype)
 
     cols = VerdictColumns(
-        problem_ids=list(codes),
-        problem=cat("problem_id", np.int32),
+        problem_ids=tables["problem_id"],
+        problem=cat("problem", np.int32),
         sample_index=cat("sample_index", np.int64),
         correct=cat("correct", np.bool_),
         score=cat("score", np.float64),
         class_id=cat("class_id", np.int64),
-        statuses=list(status_codes),
+        statuses=tables["status"],
         status=cat("status", np.int32),
         run=cat("judged_with", np.int8),
     )
-    return _dedup_last(cols, path)
+    return _dedup_last(cols, path) if repeats else cols
 
 
 def _run_codes(table: pa.Table) -> npt.NDArray[np.int8]:
@@ -288,7 +335,8 @@ def _encode(column: pa.ChunkedArray, codes: dict[str, int]) -> npt.NDArray[np.in
 @dataclass(frozen=True)
 class TokenCounts:
     """One row per sample of ``samples.jsonl`` (each (problem, index) once), problems as
-    codes: token counts, and whether the sample stopped at the token limit."""
+    codes: token counts, whether the sample stopped at the token limit, and its mean
+    token log-probability (NaN where the backend did not store one)."""
 
     problem_ids: list[str]
     problem: npt.NDArray[np.int32]
@@ -296,48 +344,72 @@ class TokenCounts:
     completion_tokens: IntArray
     sample_index: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
     truncated: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, np.bool_))
+    mean_logprob: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, np.float64))
 
     def __len__(self) -> int:
         return int(self.problem.size)
 
+    @property
+    def has_logprobs(self) -> bool:
+        return bool(self.mean_logprob.size) and bool(np.isfinite(self.mean_logprob).any())
 
-def read_token_counts(path: Path) -> TokenCounts:
-    """Tokens and finish reasons of every sample, without reading the texts into Python.
+    def take(self, index: npt.NDArray[np.intp]) -> TokenCounts:
+        """The samples at ``index``, every per-sample array alike."""
+        logprob = self.mean_logprob[index] if self.mean_logprob.size else self.mean_logprob
+        return replace(
+            self,
+            problem=self.problem[index],
+            prompt_tokens=self.prompt_tokens[index],
+            completion_tokens=self.completion_tokens[index],
+            sample_index=self.sample_index[index],
+            truncated=self.truncated[index],
+            mean_logprob=logprob,
+        )
+
+
+def _sample_block(table: pa.Table, codes: Codes) -> Arrays:
+    length = pc.equal(pc.fill_null(table.column("finish_reason"), ""), "length")
+    logprob = table.column("mean_logprob").to_numpy(zero_copy_only=False)
+    return {
+        "problem": _encode(table.column("problem_id"), codes["problem_id"]),
+        "sample_index": pc.fill_null(table.column("sample_index"), 0).to_numpy(),
+        "prompt_tokens": pc.fill_null(table.column("prompt_tokens"), 0).to_numpy(),
+        "completion_tokens": pc.fill_null(table.column("completion_tokens"), 0).to_numpy(),
+        "truncated": length.to_numpy(zero_copy_only=False),
+        "mean_logprob": np.asarray(logprob, dtype=np.float64),
+    }
+
+
+def read_token_counts(path: Path, cache: bool = True) -> TokenCounts:
+    """Tokens, finish reasons and mean log-probabilities of every sample, without reading
+    the texts into Python (through the file's columnar copy when it is current).
 
     A (problem, index) that appears twice is counted once (the first line), with a warning.
     """
-    codes: dict[str, int] = {}
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in SAMPLE_FIELDS}
+    got: Arrays = {}
+    tables: dict[str, list[str]] = {"problem_id": []}
+    repeats = False
     if path.is_file():
-        for table in iter_jsonl_blocks(path, SAMPLE_FIELDS):
-            parts["problem_id"].append(_encode(table.column("problem_id"), codes))
-            parts["sample_index"].append(pc.fill_null(table.column("sample_index"), 0).to_numpy())
-            for name in ("prompt_tokens", "completion_tokens"):
-                parts[name].append(pc.fill_null(table.column(name), 0).to_numpy())
-            length = pc.equal(pc.fill_null(table.column("finish_reason"), ""), "length")
-            parts["finish_reason"].append(length.to_numpy(zero_copy_only=False))
+        got, tables, repeats = _arrays(
+            path, "samples", SAMPLE_FIELDS, _sample_block, ("problem_id",), cache
+        )
 
     def cat(name: str, dtype: npt.DTypeLike) -> np.ndarray:
-        got = parts[name]
-        return np.concatenate(got).astype(dtype, copy=False) if got else np.zeros(0, dtype)
+        return got[name].astype(dtype, copy=False) if name in got else np.zeros(0, dtype)
 
     counts = TokenCounts(
-        problem_ids=list(codes),
-        problem=cat("problem_id", np.int32),
+        problem_ids=tables["problem_id"],
+        problem=cat("problem", np.int32),
         prompt_tokens=cat("prompt_tokens", np.int64),
         completion_tokens=cat("completion_tokens", np.int64),
         sample_index=cat("sample_index", np.int64),
-        truncated=cat("finish_reason", np.bool_),
+        truncated=cat("truncated", np.bool_),
+        mean_logprob=cat("mean_logprob", np.float64),
     )
-    keep = unique_rows(counts.problem, counts.sample_index, len(codes), "first")
+    if not repeats:
+        return counts
+    keep = unique_rows(counts.problem, counts.sample_index, len(counts.problem_ids), "first")
     if keep is None:
         return counts
     warn_duplicates(path, len(counts) - keep.size, "first")
-    return TokenCounts(
-        counts.problem_ids,
-        counts.problem[keep],
-        counts.prompt_tokens[keep],
-        counts.completion_tokens[keep],
-        counts.sample_index[keep],
-        counts.truncated[keep],
-    )
+    return counts.take(keep)

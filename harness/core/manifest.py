@@ -54,10 +54,19 @@ class RunManifest:
     sampling_given: tuple[str, ...] | None = None
 
     def identity(self) -> dict[str, Any]:
-        """The fields that define the run: a resume must not change any of them."""
+        """The fields that define the run: a resume must not change any of them.
+
+        A task option left unset (None) is the same as one the task did not have yet, so
+        adding an option to a task keeps its older runs resumable.
+        """
+        options = self.task_options.get("options")
+        task_options = self.task_options
+        if isinstance(options, dict):
+            given = {k: v for k, v in options.items() if v is not None}
+            task_options = {**self.task_options, "options": given}
         return {
             "task": self.task,
-            "task_options": self.task_options,
+            "task_options": task_options,
             "model": self.model,
             "sampling": self.sampling.to_dict(),
             "chat": self.chat,

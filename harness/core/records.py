@@ -85,6 +85,8 @@ class CodeTests:
             once per test with ``input`` on stdin, and its stdout is compared with
             ``output`` outside the sandbox.
         time_limit_s: The problem's own time limit per test (stdio), if it states one.
+        visible: How many of the tests, counted from the first, a weak verifier sees
+            (``--task-opt visible_tests=``); None: no split.
     """
 
     format: str
@@ -97,9 +99,10 @@ class CodeTests:
     asserts: tuple[str, ...] | None = None
     io_tests: tuple[dict[str, Any], ...] = ()
     time_limit_s: float | None = None
+    visible: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "format": self.format,
             "entry_point": self.entry_point,
             "prompt_code": self.prompt_code,
@@ -108,9 +111,24 @@ class CodeTests:
             "asserts": list(self.asserts) if self.asserts is not None else None,
             "cases": [dict(c) for c in self.cases],
             "complete": self.complete,
-            "io_tests": [dict(t) for t in self.io_tests],
-            "time_limit_s": self.time_limit_s,
         }
+        # Absent when unused: the dataset hashes of function tasks stay as they were.
+        if self.io_tests:
+            d["io_tests"] = [dict(t) for t in self.io_tests]
+        if self.time_limit_s is not None:
+            d["time_limit_s"] = self.time_limit_s
+        if self.visible is not None:
+            d["visible"] = self.visible
+        return d
+
+    def test_count(self) -> int:
+        """How many tests a verifier runs: the parsed cases when they cover every test,
+        else the asserts (MBPP), else the one ``check(candidate)`` call."""
+        if self.complete and self.cases:
+            return len(self.cases)
+        if self.asserts is not None:
+            return len(self.asserts)
+        return 1
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CodeTests:
@@ -174,6 +192,8 @@ class Sample:
 
     Attributes:
         seed: The seed this sample was drawn with (None where the backend has none).
+        mean_logprob: Mean log-probability of the sample's tokens under the model (None
+            where the backend does not report it, as in runs made before it was stored).
     """
 
     problem_id: str
@@ -183,9 +203,13 @@ class Sample:
     completion_tokens: int = 0
     finish_reason: str = "unknown"
     seed: int | None = None
+    mean_logprob: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        if d["mean_logprob"] is None:
+            del d["mean_logprob"]  # lines stay as they were where it is unknown
+        return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Sample:

@@ -49,6 +49,20 @@ class Verifier(ABC):
         for problem, samples in items:
             yield self.verify(problem, samples)
 
+    def derived_names(self, problem: Problem) -> tuple[str, ...]:
+        """Extra verdict files this verifier fills for ``problem`` from the same work
+        (``verdicts/<name>_<derived>.jsonl``), e.g. ``unit_tests`` on a problem's visible
+        tests alone beside all its tests; none by default."""
+        return ()
+
+    def derived(self, problem: Problem, verdicts: Sequence[Verdict]) -> dict[str, list[Verdict]]:
+        """The verdicts of each derived file for ``verdicts`` (this verifier's own)."""
+        return {}
+
+    def describe_derived(self, derived: str) -> dict[str, Any]:
+        """What a derived verdict file means (written to its ``.meta.json``)."""
+        return {}
+
     def check(self) -> None:  # noqa: B027 - optional hook, most verifiers need nothing
         """Fail now, in one line, when the verifier cannot run here (before any work)."""
 

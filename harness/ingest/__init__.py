@@ -3,7 +3,8 @@
 One entry point, ``import_file``, tells the format of a file (``formats``) and hands it to
 that format's reader in ``READERS``: ``samples`` files become samples of a task's problems
 (``samples``), judged dumps (``monkeys``, ``verdicts``) become a run whose correctness is
-already known (``dumps``), and ``counts`` (per-problem counts, or a results release of
+already known (``dumps``), EvalPlus result files a run judged by a weak and a strong
+verifier (``evalplus``), and ``counts`` (per-problem counts, or a results release of
 several configurations) one run per configuration (``counts``). A new format is an entry
 in ``formats.FORMATS``/``FORMAT_FIELDS`` and one reader here.
 """
@@ -97,17 +98,26 @@ def _read_counts(req: ImportRequest, kind: str) -> ImportSummary:
     )
 
 
+def _read_evalplus(req: ImportRequest, kind: str) -> ImportSummary:
+    from harness.ingest.evalplus import import_evalplus
+
+    ev = import_evalplus(req.path, req.out, req.task, req.data_file, req.task_options, req.meta)
+    correct = ev.plus_correct if ev.plus_correct is not None else ev.base_correct
+    return ImportSummary(kind, req.out, ev.samples, ev.problems, correct, runs=(req.out,))
+
+
 # One reader per format; each receives the whole request and the format's name.
 READERS: dict[str, Callable[[ImportRequest, str], ImportSummary]] = {
     "samples": _read_samples,
     "monkeys": _read_dump,
     "verdicts": _read_dump,
     "counts": _read_counts,
+    "evalplus": _read_evalplus,
 }
 # What only some formats use: the flag that sets it, and the formats that take it.
 _ONLY_FOR = {
-    "data_file": ("--data-file/--task-opt/--field", ("samples",)),
-    "task_options": ("--data-file/--task-opt/--field", ("samples",)),
+    "data_file": ("--data-file/--task-opt/--field", ("samples", "evalplus")),
+    "task_options": ("--data-file/--task-opt/--field", ("samples", "evalplus")),
     "append": ("--append", ("samples",)),
     "name_pattern": ("--name-pattern", ("counts",)),
 }

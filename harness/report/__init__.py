@@ -2,9 +2,11 @@
 
 Reads what ``harness analyze`` wrote under ``analysis/`` (the CSV tables stay there and
 are linked from the page) and draws the figures into ``plots/``: coverage with its
-bootstrap band, power-law fit and extrapolation; selection@k; coverage against FLOPs and
-dollars; subgroups; per-problem success rates; samples saved by early stopping; and the
-errors of other verifiers. Every caption names model, task, seed and versions.
+bootstrap band, power-law fit and extrapolation; selection@k; coverage against FLOPs,
+eFLOPs and dollars; subgroups; per-problem success rates; samples saved by early
+stopping; adaptive stopping rules; U(k) against an imperfect verifier; and the errors of
+other verifiers, with one sentence per finding on what it means for the next run. Every
+caption names model, task, seed and versions.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from harness.analyze import read_summary
 from harness.core.fits import RELIABLE_MIN_PROBLEMS, FitSummary, read_fit
 from harness.core.store import RunStore
 from harness.report import page as h
+from harness.report.cost import compute_section
 from harness.report.facts import key_numbers, run_facts, title_of
+from harness.report.nextrun import advice_section, imperfect_section, stopping_section
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -144,64 +148,6 @@ def _selection_section(a: Path, plots: Path, title: str, cap: str) -> str:
     return "<h2>Selection</h2>" + body + h.table(_powers_of_two(sel))
 
 
-def _compute_section(a: Path, plots: Path, title: str, cap: str, label: str) -> str:
-    from harness.report.plots import runs_figure
-
-    info = _read_json(a / "compute.json")
-    frame = _read_csv(a / "compute.csv")
-    if info is None:
-        return ""
-    if frame is None or not info.get("available"):
-        return "<h2>Compute</h2>" + h.notes([f"No compute accounting: {info.get('reason')}."])
-    runs_figure(plots / "coverage_flops", {label: frame}, "flops", "inference FLOPs", title, cap)
-    runs_figure(
-        plots / "coverage_dollars", {label: frame}, "dollars", "cost (US dollars)", title, cap
-    )
-    priced = (
-        "token prices of the model"
-        if info["priced_by"] == "tokens"
-        else f"{info['gpu']['name']} at ${info['gpu']['usd_per_hour']}/h, "
-        f"{info['gpu']['utilization']:.0%} utilisation"
-    )
-    body = (
-        '<div class="grid2">'
-        + h.figure(
-            "plots/coverage_flops.png",
-            "coverage vs FLOPs",
-            f"Coverage against FLOPs, {info['formula']}; prompt counted "
-            f"{'once per problem' if info['shared_prefix'] else 'per sample'}.",
-            cap,
-        )
-        + h.figure(
-            "plots/coverage_dollars.png",
-            "coverage vs dollars",
-            f"Coverage against dollars, priced by {priced}.",
-            cap,
-        )
-        + "</div>"
-    )
-    body += h.meta_list(
-        [
-            (
-                "model size",
-                f"{info['params']:,} parameters, {info['layers']} layers, d_model "
-                f"{info['d_model']} (from {info['facts_from']})",
-            ),
-            (
-                "tokens",
-                f"{info['mean_prompt_tokens']:.1f} prompt, "
-                f"{info['mean_completion_tokens']:.1f} generated per sample (mean)",
-            ),
-            (
-                "FLOPs",
-                f"{info['flops_per_prompt']:.3g} per prompt, "
-                f"{info['flops_per_sample']:.3g} per sample",
-            ),
-        ]
-    )
-    return "<h2>Compute</h2>" + body
-
-
 def _groups_section(a: Path, plots: Path, title: str, cap: str) -> str:
     from harness.report.plots import groups_figure
 
@@ -323,10 +269,13 @@ def report(run_dir: Path | str, partial: bool = False) -> Path:
     ci = pd.read_csv(a / "coverage_ci.csv")
     body = key_numbers(summary, ci, fit)
     body += h.notes(summary.get("notes", []))
+    body += advice_section(summary)
     body += _coverage_section(a, plots, title, cap, fit, int(summary["problems"]))
     body += _selection_section(a, plots, title, cap)
-    body += _compute_section(a, plots, title, cap, manifest.model)
+    body += compute_section(a, plots, title, cap, manifest.model)
     body += _allocation_section(a, plots, title, cap)
+    body += stopping_section(a, plots, title, cap, summary)
+    body += imperfect_section(a, plots, title, cap, summary)
     body += _groups_section(a, plots, title, cap)
     body += _rates_section(a, plots, title, cap, fit)
     body += _verifier_section(a, plots, title, cap)

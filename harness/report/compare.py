@@ -1,8 +1,10 @@
 """``harness compare RUN...``: one HTML page comparing analysed runs.
 
-Shows coverage against k, FLOPs and dollars for all runs on shared axes, a table of the
-fits and backtests, coverage at equal FLOPs (which model buys more coverage for the same
-compute), and, for runs of one task on the same problems, the OSCA allocation
+Shows coverage against k, FLOPs, eFLOPs and dollars for all runs on shared axes, a table
+of the fits and backtests, coverage at equal FLOPs (which model buys more coverage for
+the same compute), which model a budget should go to in FLOPs, eFLOPs and dollars (and
+whether the unit changes the answer), each run's k* against its weak verifier and best
+stopping rules, and, for runs of one task on the same problems, the OSCA allocation
 (``compare_allocation``): the mix of sample counts across the runs' configurations that
 maximises coverage for a budget, chosen on training problems and scored on held-out ones,
 against the best single configuration chosen on the same training problems, over many
@@ -31,6 +33,7 @@ from harness.report.compare_allocation import (
     allocation_section,
     plan_allocation,
 )
+from harness.report.compare_cost import cost_section, nextrun_section
 
 
 @dataclass
@@ -179,6 +182,7 @@ def compare(
     )
     body += _curves_sections(runs, out, plots, title, cap)
     body += allocation_section(plan, out, plots, title, cap)
+    body += nextrun_section(runs)
     body += "<h2>Runs</h2>" + h.table(
         pd.DataFrame(
             [
@@ -222,17 +226,10 @@ def _curves_sections(runs: list[_Run], out: Path, plots: Path, title: str, cap: 
     body += "<h2>Compute</h2>"
     if with_compute:
         runs_figure(plots / "coverage_flops", with_compute, "flops", "inference FLOPs", title, cap)
-        runs_figure(
-            plots / "coverage_dollars", with_compute, "dollars", "cost (US dollars)", title, cap
+        body += h.figure(
+            "plots/coverage_flops.png", "coverage vs FLOPs", "Coverage against FLOPs.", cap
         )
-        body += (
-            '<div class="grid2">'
-            + h.figure("plots/coverage_flops.png", "coverage vs FLOPs", "Coverage against FLOPs.")
-            + h.figure(
-                "plots/coverage_dollars.png", "coverage vs dollars", "Coverage against dollars."
-            )
-            + "</div>"
-        )
+    body += cost_section(runs, out, plots, title, cap)
     missing = [r.label for r in runs if r.compute is None]
     if missing:
         body += h.notes(

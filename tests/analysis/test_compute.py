@@ -59,6 +59,10 @@ def test_compute_curve_shared_prefix_and_prices() -> None:
     assert shared["prompt_tokens"].tolist() == [14, 14]
     assert shared["dollars"].iloc[1] == pytest.approx((14 * 1.0 + 20 * 2.0) / 1e6)
     assert set(shared["priced_by"]) == {"tokens"}
+    # A model without a token price gets no dollar figure, unless the table rents a GPU.
+    none = compute_curve(pc, ["a", "b"], [1], [0.5], "unpriced", prices)
+    assert np.isnan(none["dollars"].iloc[0]) and none["priced_by"].iloc[0] == "none"
+    prices["gpu"] = {"name": "rented", "usd_per_hour": 2.0, "peak_flops": 1e15, "utilization": 0.5}
     gpu = compute_curve(pc, ["a", "b"], [1], [0.5], "unpriced", prices)
     g = prices["gpu"]
     want = gpu["flops"].iloc[0] / (g["peak_flops"] * g["utilization"]) / 3600 * g["usd_per_hour"]
@@ -68,7 +72,12 @@ def test_compute_curve_shared_prefix_and_prices() -> None:
 def test_price_override_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "prices.json"
     path.write_text(
-        json.dumps({"gpu": {"usd_per_hour": 9.0}, "models": {"m": {"input": 1, "output": 1}}})
+        json.dumps(
+            {
+                "gpu": {"usd_per_hour": 9.0, "peak_flops": 1e15, "utilization": 0.4},
+                "models": {"m": {"input": 1, "output": 1}},
+            }
+        )
     )
     monkeypatch.setenv("HARNESS_PRICES", str(path))
     table = load_prices()
@@ -80,3 +89,114 @@ def test_price_override_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("HARNESS_PRICES", str(tmp_path / "missing.json"))
     with pytest.raises(UsageError):
         load_prices()
+
+
+# -- memory-aware cost (Kinetics eFLOPs) -------------------------------------------------
+
+ARCH = {"params": 1000, "layers": 2, "n_heads": 4, "n_kv_heads": 2, "head_dim": 3}
+
+
+def kv_by_position(prompt: int, lengths: list[int], shared: bool) -> int:
+    """KV elements read, counted one generated token of one sample at a time."""
+    per_position = 2 * ARCH["n_kv_heads"] * ARCH["head_dim"] * ARCH["layers"]
+    total = 0
+    for step in range(max(lengths)):
+        if shared and step < lengths[0]:
+            total += prompt * per_position  # the batch reads the shared prompt once a step
+        for length in lengths:
+            if step < length:
+                own = step  # positions this sample generated before this token
+                total += (own + (0 if shared else prompt)) * per_position
+    return total
+
+
+def flops_by_position(prompt: int, lengths: list[int], shared: bool) -> int:
+    width = ARCH["n_heads"] * ARCH["head_dim"]
+    per = lambda ctx: 2 * ARCH["params"] + 4 * ctx * width * ARCH["layers"]  # noqa: E731
+    prefill = sum(per(c) for c in range(prompt))
+    total = prefill * (1 if shared else len(lengths))
+    for length in lengths:
+        total += sum(per(prompt + j) for j in range(length))
+    return total
+
+
+def test_kv_memory_and_compute_summed_position_by_position() -> None:
+    from analysis.compute import compute_flops, eflops, kv_memory_elements
+
+    for prompt, length, trials in [(0, 1, 1), (5, 7, 1), (12, 9, 4), (3, 1, 6)]:
+        lengths = [length] * trials
+        for shared in (True, False):
+            kv = kv_memory_elements(
+                layers=ARCH["layers"],
+                n_kv_heads=ARCH["n_kv_heads"],
+                head_dim=ARCH["head_dim"],
+                prompt_tokens=prompt,
+                output_tokens=length,
+                trials=trials,
+                shared_prompt=shared,
+            )
+            assert float(kv) == kv_by_position(prompt, lengths, shared)
+            fl = compute_flops(
+                params=ARCH["params"],
+                layers=ARCH["layers"],
+                n_heads=ARCH["n_heads"],
+                head_dim=ARCH["head_dim"],
+                prompt_tokens=prompt,
+                output_tokens=length,
+                trials=trials,
+                shared_prompt=shared,
+            )
+            assert float(fl) == flops_by_position(prompt, lengths, shared)
+            e = eflops(
+                **ARCH,
+                prompt_tokens=prompt,
+                output_tokens=length,
+                trials=trials,
+                intensity=590.0,
+                shared_prompt=shared,
+            )
+            assert float(e) == pytest.approx(float(fl) + 590.0 * float(kv), rel=1e-12)
+
+
+def test_problem_compute_memory_per_sample_and_curve() -> None:
+    from analysis.compute import ModelSize
+
+    size = ModelSize(params=1000, layers=2, d_model=12, n_heads=4, n_kv_heads=2, head_dim=3)
+    pc = problem_compute(tokens(), size)
+    per_position = 2 * 2 * 3 * 2
+    # Problem a: prompt 10, samples of 5, 7 and 9 tokens (mean 7).
+    assert pc.prompt_kv is not None and pc.sample_kv is not None
+    assert pc.prompt_kv[0] == per_position * 10 * 7
+    assert pc.sample_kv[0] == pytest.approx(per_position * np.mean([10, 21, 36]))
+    prices = load_prices()
+    frame = compute_curve(pc, ["a", "b"], [1, 3], [0.5, 0.7], "toy", prices, intensity=100.0)
+    memory = pc.prompt_kv.sum() + np.array([1, 3]) * pc.sample_kv.sum()
+    np.testing.assert_allclose(frame["kv_memory"], memory)
+    np.testing.assert_allclose(frame["eflops"], frame["flops"] + 100.0 * memory)
+    # Without the KV shape there is no eFLOPs column.
+    plain = compute_curve(
+        problem_compute(tokens(), SIZE), ["a", "b"], [1], [0.5], "toy", prices, intensity=100.0
+    )
+    assert "eflops" not in plain
+
+
+def test_intensity_from_an_accelerator_or_a_number() -> None:
+    from analysis.compute import ACCELERATORS, resolve_intensity
+
+    value, text = resolve_intensity("H100")
+    assert value == pytest.approx(989e12 / (3.35e12 / 2)) and "H100" in text
+    assert resolve_intensity(None)[0] == ACCELERATORS["h100"].intensity
+    assert resolve_intensity("250")[0] == 250.0
+    for bad in ("tpu9", "-3", "0"):
+        with pytest.raises(UsageError, match="--intensity"):
+            resolve_intensity(bad)
+
+
+def test_list_prices_carry_source_and_date() -> None:
+    from analysis.prices import DEFAULT_PRICES, price_note
+
+    for name, entry in DEFAULT_PRICES["models"].items():
+        assert entry["source"].startswith("https://") and entry["date"], name
+    table = load_prices()
+    assert "0.22 per million input tokens" in price_note("llama-3.1-8b", table)
+    assert "no known price" in price_note("smollm2-135m", table)

@@ -15,7 +15,11 @@ from harness.analyze import AnalysisSettings, analyze
 from harness.core.errors import UsageError
 
 
-def test_analyze_writes_every_table(tmp_path: Path) -> None:
+def test_analyze_writes_every_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The embedded model has no list price: the user's price table gives it one.
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"models": {"smollm2-135m": {"input": 0.01, "output": 0.02}}}))
+    monkeypatch.setenv("HARNESS_PRICES", str(prices))
     store = make_run(tmp_path / "run")
     result = analyze(store.root)  # the pipeline entry point the CLI uses
     assert result.verifier == "exact"

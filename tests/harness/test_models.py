@@ -139,6 +139,37 @@ def test_facts_fall_back_to_the_table(monkeypatch, tmp_path: Path) -> None:
     assert model_facts("someone/unknown").params is None
 
 
+def test_attention_shape_from_config_and_the_hub_cache(
+    tiny_model: Path, monkeypatch, tmp_path: Path
+) -> None:
+    # A config without key/value heads is plain multi-head attention; head_dim from width.
+    config = json.loads((tiny_model / "config.json").read_text())
+    (tiny_model / "config.json").write_text(json.dumps({**config, "num_attention_heads": 2}))
+    facts = model_facts(str(tiny_model))
+    assert (facts.n_heads, facts.n_kv_heads, facts.head_dim) == (2, 2, 4)
+    # An HF id found in the hub cache (never downloaded) is read from its snapshot.
+    hub = tmp_path / "hub"
+    snapshot = hub / "models--someone--gqa-model" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text(
+        json.dumps(
+            {
+                "num_hidden_layers": 4,
+                "hidden_size": 64,
+                "num_attention_heads": 8,
+                "num_key_value_heads": 2,
+                "head_dim": 16,
+            }
+        )
+    )
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+    cached = model_facts("someone/gqa-model")
+    assert (cached.layers, cached.n_heads, cached.n_kv_heads, cached.head_dim) == (4, 8, 2, 16)
+    assert cached.source == "config.json" and cached.params is None  # no weights there
+    table = model_facts("llama-3.1-8b")
+    assert (table.n_heads, table.n_kv_heads, table.head_dim) == (32, 8, 128)
+
+
 def test_list_models_rows() -> None:
     rows = list_models()
     assert rows[0]["model"] == f"{DEFAULT_MODEL} (default)"

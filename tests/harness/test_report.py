@@ -62,7 +62,14 @@ def test_report_without_analysis_is_a_usage_error(tmp_path: Path) -> None:
         report(tmp_path / "run")
 
 
-def test_compare_runs_on_shared_axes(analysed: Path, tmp_path: Path) -> None:
+def test_compare_runs_on_shared_axes(
+    analysed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Neither model has a list price: the user's price table gives them one.
+    prices = {"input": 0.01, "output": 0.02}
+    table = tmp_path / "prices.json"
+    table.write_text(json.dumps({"models": {"smollm2-135m": prices, "qwen2.5-0.5b": prices}}))
+    monkeypatch.setenv("HARNESS_PRICES", str(table))
     other = make_run(
         tmp_path / "big", model="qwen2.5-0.5b", seed=1, temperature=0.6, extra_verifiers=False
     )
@@ -202,3 +209,25 @@ def test_report_says_how_the_verdicts_ended_beyond_pass_and_fail(tmp_path: Path)
     timeouts = sum(r["status"] == "timeout" for r in rows)
     assert re.search(rf"verdicts passed</div><div class=\"v\">{passed:.1%}", page)
     assert f"timeout {timeouts:,}" in page
+
+
+def test_compare_allocates_in_flops_eflops_and_dollars(
+    analysed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = tmp_path / "prices.json"
+    table.write_text(
+        json.dumps({"models": {"qwen2.5-0.5b": {"input": 0.02, "output": 0.04, "date": "x"}}})
+    )
+    monkeypatch.setenv("HARNESS_PRICES", str(table))
+    other = make_run(tmp_path / "q", model="qwen2.5-0.5b", seed=2, extra_verifiers=False)
+    analyze(other.root, settings=FAST)
+    html = compare([analysed, other.root], tmp_path / "cmp").read_text()
+    by_unit = pd.read_csv(tmp_path / "cmp" / "allocation_by_unit.csv")
+    # Only qwen has a price: dollars are not a unit both runs can be compared in.
+    assert {"best_flops", "best_eflops", "agree"} <= set(by_unit.columns)
+    assert "best_dollars" not in by_unit
+    assert "Which model a budget should go to, by unit" in html
+    assert ("The unit changes the answer" in html) != by_unit["agree"].all()
+    assert "No dollar figures for smollm2-135m" in html and "prices used: qwen2.5-0.5b" in html
+    assert (tmp_path / "cmp" / "plots" / "coverage_eflops.png").exists()
+    assert "Where the next sample should go" in html  # each run's sentences for its next run

@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from harness.backends.vllm import parse_options, request_seed
@@ -295,3 +296,20 @@ def test_a_10_by_32_run_writes_samples_from_the_start(backend, tmp_path) -> None
     assert 10 <= len(rows) < 320
     assert len({(r["problem_id"], r["sample_index"]) for r in rows}) == len(rows)
     assert not backend.llm.llm_engine.has_unfinished_requests()  # the rest was aborted
+
+
+@pytest.mark.slow
+def test_each_sample_carries_its_mean_token_logprob(backend, problems) -> None:
+    """The mean of the sampled tokens' log-probabilities, as vLLM reports them token by
+    token for the same seeded request."""
+    req = GenRequest(problems[2], (0, 1, 2))
+    (result,) = backend.generate([req])
+    means = [c.mean_logprob for c in result.completions]
+    assert all(m is not None and np.isfinite(m) and m < 0 for m in means)
+    assert len(set(means)) > 1
+    params = backend._params(req)
+    prompt = backend._prompt_ids(req.problem)
+    (out,) = backend.llm.generate([{"prompt_token_ids": prompt}], params, use_tqdm=False)
+    for c, mean in zip(sorted(out.outputs, key=lambda o: o.index), means, strict=True):
+        per_token = [step[tok].logprob for step, tok in zip(c.logprobs, c.token_ids, strict=True)]
+        assert mean == pytest.approx(float(np.mean(per_token)), rel=1e-5, abs=1e-6)

@@ -179,3 +179,15 @@ def test_canonical_solutions_pass_in_the_sandbox(data_file: Path) -> None:
     assert verdicts[("11", 2)].correct
     assert verdicts[("13", 2)].status == "failed"
     assert verdicts[("13", 0)].detail["mode"] == "check"  # Pair objects stay in the sandbox
+
+
+def test_visible_tests_split_each_problems_asserts(data_file: Path) -> None:
+    first = get_task("mbpp", data_file=data_file, options={"visible_tests": "1"}).load()
+    assert [p.tests.visible for p in first if p.tests] == [1, 1, 1, 1]
+    half = get_task("mbpp", data_file=data_file, options={"visible_tests": "0.5"}).load()
+    counts = [p.tests.test_count() for p in half if p.tests]
+    assert counts[0] == 3 and counts[-1] == 1
+    # ceil(0.5 * m) of m tests, at least one.
+    assert [p.tests.visible for p in half if p.tests] == [max(1, -(-m // 2)) for m in counts]
+    plain = get_task("mbpp", data_file=data_file).load()
+    assert all(p.tests is not None and p.tests.visible is None for p in plain)
