@@ -105,7 +105,7 @@ class OpenAIServerBackend:
         return req.problem.messages is not None
 
     def _body(self, req: GenRequest, n: int, seed_offset: int) -> tuple[str, dict[str, Any]]:
-        s = self.config.sampling
+        s = req.sampling or self.config.sampling
         body: dict[str, Any] = {
             "model": self.config.model,
             "n": n,
@@ -121,7 +121,11 @@ class OpenAIServerBackend:
             messages = req.problem.messages or ({"role": "user", "content": req.problem.prompt},)
             body["messages"] = list(messages)
             path = "/chat/completions"
+            if req.top_logprobs:
+                body.update(logprobs=True, top_logprobs=req.top_logprobs)
         else:
+            if req.top_logprobs:
+                body["logprobs"] = req.top_logprobs
             stop += [x for x in self.config.completion_stop if x not in stop]
             body["prompt"] = req.problem.prompt
             path = "/completions"
@@ -154,7 +158,7 @@ class OpenAIServerBackend:
     def _one(self, req: GenRequest) -> GenResult:
         completions: list[Completion] = []
         prompt_tokens = 0
-        seed = self.config.sampling.seed + req.sample_indices[0]
+        seed = (req.sampling or self.config.sampling).seed + req.sample_indices[0]
         for start in range(0, req.n, self.max_n):
             n = min(self.max_n, req.n - start)
             path, body = self._body(req, n, req.sample_indices[0] + start)
@@ -170,7 +174,12 @@ class OpenAIServerBackend:
             ]
             tokens = _split_tokens(choices, texts, int(usage.get("completion_tokens") or 0))
             completions += [
-                Completion(t, k, c.get("finish_reason") or "unknown")
+                Completion(
+                    t,
+                    k,
+                    c.get("finish_reason") or "unknown",
+                    top_logprobs=first_token_logprobs(c) if req.top_logprobs else None,
+                )
                 for t, k, c in zip(texts, tokens, choices, strict=True)
             ]
         return GenResult(req, completions, prompt_tokens, seed=seed)
@@ -198,6 +207,18 @@ class OpenAIServerBackend:
 
     def close(self) -> None:
         self.client.close()
+
+
+def first_token_logprobs(choice: dict[str, Any]) -> dict[str, float] | None:
+    """Token -> log-probability of the first token's top candidates, from a choice's
+    ``logprobs`` (chat: ``content[0].top_logprobs``; completions: ``top_logprobs[0]``)."""
+    lp = choice.get("logprobs") or {}
+    content = lp.get("content")
+    if content:
+        top = content[0].get("top_logprobs") or []
+        return {str(t["token"]): float(t["logprob"]) for t in top} or None
+    first = (lp.get("top_logprobs") or [None])[0]
+    return {str(k): float(v) for k, v in first.items()} if first else None
 
 
 def _split_tokens(choices: list[dict[str, Any]], texts: list[str], total: int) -> list[int]:

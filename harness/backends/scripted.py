@@ -7,7 +7,8 @@ from typing import Any
 
 from harness.core.backend import BackendConfig, Completion, GenRequest, GenResult
 
-Script = Callable[[GenRequest, int], str]
+# A script returns the text of sample ``i``, or a whole Completion (to script logprobs).
+Script = Callable[[GenRequest, int], "str | Completion"]
 
 
 class ScriptedBackend:
@@ -30,12 +31,14 @@ class ScriptedBackend:
     def generate(self, requests: Iterable[GenRequest]) -> Iterator[GenResult]:
         for req in requests:
             self.calls.append(req)
-            texts = [self.script(req, i) for i in req.sample_indices]
+            made = [self.script(req, i) for i in req.sample_indices]
             yield GenResult(
                 request=req,
-                completions=[Completion(t, len(t.split()), "stop") for t in texts],
+                completions=[
+                    Completion(t, len(t.split()), "stop") if isinstance(t, str) else t for t in made
+                ],
                 prompt_tokens=len(req.problem.prompt.split()),
-                seed=self.config.sampling.seed,
+                seed=(req.sampling or self.config.sampling).seed,
             )
 
     def close(self) -> None:

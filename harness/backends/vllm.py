@@ -28,6 +28,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from harness.core.backend import BackendConfig, Completion, GenRequest, GenResult
 from harness.core.errors import UsageError
 from harness.core.options import build, option
@@ -265,7 +267,7 @@ class VLLMBackend:
     def _params(self, req: GenRequest) -> Any:
         from vllm import SamplingParams
 
-        s = self.config.sampling
+        s = req.sampling or self.config.sampling
         stop = list(s.stop)
         if not self.uses_chat(req.problem):
             stop += [x for x in self.config.completion_stop if x not in stop]
@@ -283,11 +285,12 @@ class VLLMBackend:
             max_tokens=s.max_tokens,
             stop=stop or None,
             seed=seed,
+            logprobs=req.top_logprobs or None,
         )
 
     def _result(self, req: GenRequest, prompt_tokens: int, seed: int | None, out: Any) -> GenResult:
         outputs = sorted(out.outputs, key=lambda c: c.index)
-        if len(outputs) == 1 and self.config.sampling.temperature == 0:
+        if len(outputs) == 1 and (req.sampling or self.config.sampling).temperature == 0:
             outputs = outputs * req.n  # greedy: every sample is the one greedy completion
         if len(outputs) != req.n:
             raise RuntimeError(f"vLLM returned {len(outputs)} samples for a request of {req.n}")
@@ -298,12 +301,29 @@ class VLLMBackend:
                 finish_reason=c.finish_reason or "unknown",
                 # vLLM seeds the k-th sample of a request with seed + k.
                 seed=None if seed is None else seed + k,
+                top_logprobs=first_token_logprobs(c) if req.top_logprobs else None,
             )
             for k, c in enumerate(outputs)
         ]
         return GenResult(
             request=req, completions=completions, prompt_tokens=prompt_tokens, seed=seed
         )
+
+
+def first_token_logprobs(output: Any) -> dict[str, float] | None:
+    """Token text -> log-probability of the first generated token's top candidates.
+
+    Token ids that decode to the same text (vLLM reports each) are summed in probability.
+    """
+    logprobs = getattr(output, "logprobs", None)
+    if not logprobs:
+        return None
+    out: dict[str, float] = {}
+    for token_id, lp in logprobs[0].items():
+        text = lp.decoded_token if lp.decoded_token is not None else f"<{token_id}>"
+        value = float(lp.logprob)
+        out[text] = float(np.logaddexp(out[text], value)) if text in out else value
+    return out
 
 
 def _make_llm(kwargs: dict[str, Any], name: str) -> Any:

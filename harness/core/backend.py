@@ -11,7 +11,7 @@ of an installed package (entry-point group ``scaling_harness.backends``). Heavy 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -21,10 +21,19 @@ from harness.core.registry import Registry
 
 @dataclass(frozen=True, slots=True)
 class GenRequest:
-    """Ask for ``len(sample_indices)`` samples of one problem's prompt."""
+    """Ask for ``len(sample_indices)`` samples of one problem's prompt.
+
+    Attributes:
+        sampling: Sampling for this request instead of the backend's own (a judge asks
+            the same engine with its own temperature, length and seed).
+        top_logprobs: Return the top this-many log-probabilities of each sample's first
+            generated token (``Completion.top_logprobs``); 0: none.
+    """
 
     problem: Problem
     sample_indices: tuple[int, ...]
+    sampling: SamplingConfig | None = None
+    top_logprobs: int = 0
 
     @property
     def n(self) -> int:
@@ -37,12 +46,15 @@ class Completion:
 
     Attributes:
         seed: The seed the sample was drawn with, where the backend seeds each sample.
+        top_logprobs: Token text -> log-probability for the most likely first tokens,
+            when the request asked for them (``GenRequest.top_logprobs``).
     """
 
     text: str
     completion_tokens: int
     finish_reason: str
     seed: int | None = None
+    top_logprobs: Mapping[str, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
