@@ -88,17 +88,31 @@ def run_generate(cfg: RunConfig) -> Path:
 
 
 def run_verify(
-    run_dir: Path, verifier: str | None, options: dict[str, Any], impl: Verifier | None = None
+    run_dir: Path,
+    verifier: str | None,
+    options: dict[str, Any],
+    impl: Verifier | None = None,
+    limit: int | None = None,
 ) -> str:
     from harness.verify import verify
 
     bar = _progress()
     task_id = bar.add_task("verdicts", total=None, rate="")
+    calls = _Tokens()  # counts judge calls instead of tokens
+    calls_id: list[Any] = []
 
     def on_start(total: int) -> None:
         if total:
             bar.update(task_id, total=total)
             bar.start()
+
+    def on_judgements(count: int) -> None:
+        # A judge's calls: their number is known only as tournaments and tie-breaks unfold.
+        if not calls_id:
+            calls_id.append(bar.add_task("judge calls", total=None, rate=""))
+            calls.start = time.monotonic()
+        calls.tokens += count
+        bar.update(calls_id[0], advance=count, rate=f"{calls.rate():,.1f} calls/s")
 
     try:
         result = verify(
@@ -108,10 +122,17 @@ def run_verify(
             on_start=on_start,
             progress=lambda k: bar.update(task_id, advance=k),
             impl=impl,
+            limit=limit,
+            on_judgements=on_judgements,
         )
     finally:
         bar.stop()
     console.print(f"verdicts ({result.verifier}): {result.path} (+{result.new_verdicts})")
+    if calls.tokens:
+        console.print(
+            f"judgements ({result.verifier}): {Path(run_dir) / 'judgements'}/"
+            f"{result.verifier}.jsonl (+{calls.tokens})"
+        )
     return result.verifier
 
 
@@ -189,6 +210,12 @@ def _print_summary(run_dir: Path, coverage: Any, partial: str | None = None) -> 
         if path.exists():
             df = pd.read_csv(path)
             extra[name] = dict(zip(df["k"], df[column], strict=True))
+    selection = store.analysis_dir / "selection.csv"
+    if selection.exists():  # every selector's methods: <method>:<verifier>
+        df = pd.read_csv(selection)
+        for col in df.columns:
+            if col.count(":") == 1:
+                extra[col] = dict(zip(df["k"], df[col], strict=True))
     title = f"{manifest.task} · {manifest.model} · seed {manifest.sampling.seed}"
     if partial:
         title += f"\n{partial}"
@@ -196,9 +223,12 @@ def _print_summary(run_dir: Path, coverage: Any, partial: str | None = None) -> 
     table.add_column("k", justify="right")
     table.add_column("coverage", justify="right")
     for name in extra:
-        table.add_column(f"{name}@k", justify="right")
+        table.add_column(f"{name}@k" if name == "majority" else name, justify="right")
     for k, cov in summary_rows(coverage):
-        cells = [f"{extra[name][k]:.3f}" if k in extra[name] else "" for name in extra]
+        cells = [
+            f"{extra[name][k]:.3f}" if k in extra[name] and extra[name][k] == extra[name][k] else ""
+            for name in extra
+        ]
         table.add_row(str(k), f"{cov:.3f}", *cells)
     out.print(table)
 
@@ -230,8 +260,15 @@ def run_all(cfg: RunConfig) -> None:
     except BaseException:
         impl.close()
         raise
-    verifier = run_verify(run_dir, impl.name, cfg.verifier_options, impl=impl)
-    run_analyze(run_dir, verifier)
+    name = cfg.verifier or task.default_verifier  # plugin@label keeps its label
+    if impl.selector():
+        # A selector claims nothing about correctness: the task's own verifier is the
+        # truth its selection curves are scored against.
+        truth = run_verify(run_dir, task.default_verifier, {})
+        run_verify(run_dir, name, cfg.verifier_options, impl=impl)
+        run_analyze(run_dir, truth)
+    else:
+        run_analyze(run_dir, run_verify(run_dir, name, cfg.verifier_options, impl=impl))
     run_report(run_dir)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
+# Beside the checkout; $HARNESS_SHARED_DATA names it for a checkout kept elsewhere.
+SHARED_DATA = Path(os.environ.get("HARNESS_SHARED_DATA") or ROOT.parent / "shared" / "data")
 
 
 @pytest.fixture

@@ -153,7 +153,14 @@ def test_the_built_in_plugins_are_the_modules_of_their_packages() -> None:
     from harness.core.verifier import VERIFIERS
 
     assert TASKS.builtin_names() == ["arith", "gsm8k", "humaneval", "jsonl", "math500", "mbpp"]
-    assert VERIFIERS.builtin_names() == ["exact", "math", "unit_tests"]
+    assert VERIFIERS.builtin_names() == [
+        "exact",
+        "judge",
+        "math",
+        "pairwise",
+        "reward",
+        "unit_tests",
+    ]
     assert BACKENDS.builtin_names() == ["openai", "ray", "scripted", "vllm"]
     for registry in (TASKS, VERIFIERS):
         for name in registry.builtin_names():

@@ -20,7 +20,7 @@ from harness.analyze import AnalysisSettings, analyze
 from harness.core.columns import read_token_counts
 from harness.core.errors import UsageError
 from harness.core.records import Sample
-from harness.core.store import DuplicateWarning, RunStore
+from harness.core.store import DuplicateWarning
 from harness.report import report
 from harness.report.compare import compare
 
@@ -333,7 +333,7 @@ def test_compare_refuses_runs_of_different_tasks_or_problems(tmp_path: Path) -> 
     b = make_run(tmp_path / "b", problems=6, n=8, seed=1, extra_verifiers=False)
     for store in (a, b):
         analyze(store.root, settings=FAST)
-    with pytest.raises(UsageError, match="different problem sets.*--allow-mixed"):
+    with pytest.raises(UsageError, match=r"different problem sets.*--allow-mixed"):
         compare([a.root, b.root], tmp_path / "cmp")
     page = compare([a.root, b.root], tmp_path / "cmp", allow_mixed=True).read_text()
     assert "Mixed comparison: the runs are on different problem sets" in page
