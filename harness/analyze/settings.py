@@ -34,3 +34,4 @@ class AnalyzeResult:
     statuses: dict[str, int] = field(default_factory=dict)
     partial: str | None = None
     summary: dict[str, Any] = field(default_factory=dict)
+    selectors: dict[str, Any] = field(default_factory=dict)

@@ -2,7 +2,8 @@
 
 Shows coverage against k, FLOPs and dollars for all runs on shared axes, a table of the
 fits and backtests, coverage at equal FLOPs (which model buys more coverage for the same
-compute), and, for runs of one task on the same problems, the OSCA allocation: the mix of
+compute), every selection method against total (generation + verification) FLOPs, and,
+for runs of one task on the same problems, the OSCA allocation: the mix of
 sample counts across the runs' configurations that maximises coverage for a budget,
 chosen on half the problems and scored on the other half, against the best single one.
 """
@@ -24,6 +25,7 @@ from harness.core.fits import FitSummary, read_fit
 from harness.core.manifest import RunManifest
 from harness.core.store import RunStore
 from harness.report import page as h
+from harness.report.compare_selection import selection_comparison
 
 OSCA_SEED = 0
 
@@ -219,6 +221,7 @@ def compare(
         eq = equal_budget_table({k: (v["flops"], v["coverage"]) for k, v in with_compute.items()})
         eq.to_csv(out / "equal_flops.csv", index=False)
         body += "<h3>Coverage at equal FLOPs</h3>" + h.table(eq)
+    body += selection_comparison([(r.label, r.root) for r in runs], out, plots, title, cap)
     osca, why = _osca(runs)
     body += "<h2>Allocation across sampling configurations</h2>"
     if osca is not None:
