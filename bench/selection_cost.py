@@ -216,7 +216,8 @@ def seconds(backend: Any, problems: int, n: int) -> None:
 def judge_requests(backend: Any, store: RunStore) -> tuple[list[list[int]], list[Any]]:
     """The logprob judge's prompts as token ids and its SamplingParams, as the harness
     builds them (the verifier's own calls and the backend's own prompt and params)."""
-    from verifiers._judging import TOP_LOGPROBS, judge_problem, pointwise_call
+    from verifiers._judge_text import judge_problem, pointwise_call
+    from verifiers._judging import TOP_LOGPROBS
     from verifiers.judge import JudgeVerifier
 
     judge = JudgeVerifier({"mode": "logprob"})

@@ -32,14 +32,12 @@ from harness.core.answers import extract_answer
 from harness.core.judgements import Selection
 from harness.core.options import option
 from harness.core.records import Problem, Sample, Status, Verdict
+from verifiers._judge_text import Call, pair_call, pointwise_call
 from verifiers._judging import (
-    Call,
     ModelOptions,
     ModelVerifier,
     batches,
     coin,
-    pair_call,
-    pointwise_call,
     subset,
     subset_sizes,
 )

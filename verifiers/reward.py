@@ -23,7 +23,8 @@ from harness.core.judgements import Judgement, JudgementLog
 from harness.core.options import option
 from harness.core.records import Problem, Sample, Status, Verdict
 from harness.core.verifier import Verifier
-from verifiers._judging import batches, question_of
+from verifiers._judge_text import question_of
+from verifiers._judging import batches
 
 
 @dataclass(frozen=True)

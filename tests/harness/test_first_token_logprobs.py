@@ -11,7 +11,7 @@ import pytest
 
 from harness.backends.openai import first_token_logprobs as from_openai
 from harness.backends.vllm import first_token_logprobs as from_vllm
-from verifiers._judging import token_mass
+from verifiers._judge_text import token_mass
 
 
 def test_openai_chat_and_completions_formats() -> None:
