@@ -156,6 +156,13 @@ def run_analyze(
             f"judged by {name}: {got['samples']:,} of {got['of_samples']:,} samples "
             f"({got['problems']:,} of {got['of_problems']:,} problems)"
         )
+    for name, got in (result.summary.get("selectors") or {}).items():
+        unparsed = got["statuses"].get("unparsed", 0)
+        out.print(
+            f"selector {name} ({', '.join(got['methods'])}): {got['samples']:,} samples scored"
+            f", {unparsed:,} unparsed; {got['judgements']:,} calls ({got['unparsed_judgements']:,}"
+            f" unparsed), {got['prompt_tokens'] + got['completion_tokens']:,} tokens"
+        )
     cut = result.summary.get("truncated")
     if cut and cut["count"]:
         out.print(

