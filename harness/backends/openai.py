@@ -124,7 +124,7 @@ class OpenAIServerBackend:
         return req.problem.messages is not None
 
     def _body(self, req: GenRequest, n: int, seed_offset: int) -> tuple[str, dict[str, Any]]:
-        s = self.config.sampling
+        s = req.sampling or self.config.sampling
         body: dict[str, Any] = {
             "model": self.config.model,
             "n": n,
@@ -140,13 +140,18 @@ class OpenAIServerBackend:
             messages = req.problem.messages or ({"role": "user", "content": req.problem.prompt},)
             body["messages"] = list(messages)
             path = "/chat/completions"
+            if req.top_logprobs:
+                body.update(logprobs=True, top_logprobs=req.top_logprobs)
         else:
+            if req.top_logprobs:
+                body["logprobs"] = req.top_logprobs
             stop += [x for x in self.config.completion_stop if x not in stop]
             body["prompt"] = req.problem.prompt
             path = "/completions"
         if stop:
             body["stop"] = stop
-        if self.stream_choices:
+        # A judge's call reads the first token's top log-probabilities from the whole reply.
+        if self.stream_choices and not req.top_logprobs:
             body["stream"] = True
             usage: dict[str, bool] = {"include_usage": True}
             if self.per_choice_usage:
@@ -171,7 +176,7 @@ class OpenAIServerBackend:
                     yield from _read_events(resp.iter_lines(), body["n"])
                     return
                 resp.read()
-                yield from _read_whole(resp.json(), body["n"])
+                yield from _read_whole(resp.json(), body["n"], "logprobs" in body)
         except httpx.TransportError as e:
             raise _Transient(f"{self.base_url}{path}: {e}") from e
 
@@ -182,7 +187,7 @@ class OpenAIServerBackend:
         only: the server seeds choice k of a request ``seed + k``, so each retried run of
         consecutive indices asks with the seed of its first index and gets the same ones.
         """
-        seed = self.config.sampling.seed
+        seed = (req.sampling or self.config.sampling).seed
         todo = list(req.sample_indices)
         delay = self.backoff
         for attempt in range(self.retries + 1):
@@ -268,8 +273,11 @@ def _text(choice: dict[str, Any]) -> str:
     return str(choice.get("text") or "")
 
 
-def _read_whole(data: dict[str, Any], n: int) -> Iterator[tuple[int, Completion, int]]:
-    """The choices of a whole (non-streamed) response, in index order."""
+def _read_whole(
+    data: dict[str, Any], n: int, top_logprobs: bool = False
+) -> Iterator[tuple[int, Completion, int]]:
+    """The choices of a whole (non-streamed) response, in index order (with the first
+    token's top log-probabilities when they were asked for)."""
     choices = sorted(data.get("choices", []), key=lambda c: c.get("index", 0))
     if len(choices) != n:
         raise ServerError(f"server returned {len(choices)} choices for n={n}")
@@ -278,7 +286,9 @@ def _read_whole(data: dict[str, Any], n: int) -> Iterator[tuple[int, Completion,
     texts = [_text(c) for c in choices]
     tokens = _split_tokens(choices, texts, int(usage.get("completion_tokens") or 0))
     for k, (t, count, c) in enumerate(zip(texts, tokens, choices, strict=True)):
-        yield k, Completion(t, count, c.get("finish_reason") or "unknown"), prompt_tokens
+        top = first_token_logprobs(c) if top_logprobs else None
+        finish = c.get("finish_reason") or "unknown"
+        yield k, Completion(t, count, finish, top_logprobs=top), prompt_tokens
 
 
 def _read_events(lines: Iterator[str], n: int) -> Iterator[tuple[int, Completion, int]]:
@@ -317,6 +327,18 @@ def _read_events(lines: Iterator[str], n: int) -> Iterator[tuple[int, Completion
                 yield k, Completion(text, tokens, str(c["finish_reason"])), prompt_tokens
     if finished != n:
         raise _Transient(f"the stream ended with {finished} of {n} choices finished")
+
+
+def first_token_logprobs(choice: dict[str, Any]) -> dict[str, float] | None:
+    """Token -> log-probability of the first token's top candidates, from a choice's
+    ``logprobs`` (chat: ``content[0].top_logprobs``; completions: ``top_logprobs[0]``)."""
+    lp = choice.get("logprobs") or {}
+    content = lp.get("content")
+    if content:
+        top = content[0].get("top_logprobs") or []
+        return {str(t["token"]): float(t["logprob"]) for t in top} or None
+    first = (lp.get("top_logprobs") or [None])[0]
+    return {str(k): float(v) for k, v in first.items()} if first else None
 
 
 def _split_tokens(choices: list[dict[str, Any]], texts: list[str], total: int) -> list[int]:

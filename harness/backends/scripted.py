@@ -14,7 +14,8 @@ from typing import Any
 from harness.core.backend import BackendConfig, Completion, GenRequest, GenResult, gather
 from harness.core.options import build, option
 
-Script = Callable[[GenRequest, int], str]
+# A script returns the text of sample ``i``, or a whole Completion (to script logprobs).
+Script = Callable[[GenRequest, int], "str | Completion"]
 
 
 @dataclass(frozen=True)
@@ -51,12 +52,16 @@ class ScriptedBackend:
             self.calls.append(req)
             for i in req.sample_indices:
                 time.sleep(self.options.sample_s)
-                text = self.script(req, i)
+                made = self.script(req, i)
                 yield GenResult(
                     request=req.part([i]),
-                    completions=[Completion(text, len(text.split()), "stop")],
+                    completions=[
+                        Completion(made, len(made.split()), "stop")
+                        if isinstance(made, str)
+                        else made
+                    ],
                     prompt_tokens=len(req.problem.prompt.split()),
-                    seed=self.config.sampling.seed,
+                    seed=(req.sampling or self.config.sampling).seed,
                 )
 
     def generate(self, requests: Iterable[GenRequest]) -> Iterator[GenResult]:

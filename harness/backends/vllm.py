@@ -31,6 +31,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from harness.core.backend import BackendConfig, Completion, GenRequest, GenResult, gather
 from harness.core.errors import UsageError
 from harness.core.options import build, option
@@ -207,7 +209,7 @@ class VLLMBackend:
         prompts = [self._prompt_ids(r.problem) for r in reqs]
         entries: list[tuple[int, tuple[int, ...], Any]] = []  # (request, indices, params)
         for i, req in enumerate(reqs):
-            if self.config.sampling.temperature == 0:
+            if (req.sampling or self.config.sampling).temperature == 0:
                 # Greedy: one completion answers every sample of the request.
                 entries.append((i, req.sample_indices, self._params(req, n=1)))
             else:
@@ -247,10 +249,12 @@ class VLLMBackend:
             if not out.finished or out.request_id not in self._samples:
                 continue
             key, indices, base = self._samples.pop(out.request_id)
-            self._open[key].engine_ids.discard(out.request_id)
+            state = self._open[key]
+            state.engine_ids.discard(out.request_id)
             (c,) = out.outputs
+            top = state.request.top_logprobs > 0
             finished.setdefault(key, []).extend(
-                (idx, _completion(c, None if base is None else base + idx)) for idx in indices
+                (idx, _completion(c, None if base is None else base + idx, top)) for idx in indices
             )
         done = []
         for key, got in finished.items():
@@ -331,14 +335,14 @@ class VLLMBackend:
         """The seed of the problem's sample 0 (sample i has ``+ i``), or None (engine seed)."""
         if not self.per_request_seed:
             return None
-        return request_seed(self.config.sampling.seed, req.problem.id, 0)
+        return request_seed((req.sampling or self.config.sampling).seed, req.problem.id, 0)
 
     def _params(self, req: GenRequest, index: int | None = None, n: int | None = None) -> Any:
         """Sampling parameters of ``req`` as one ``n``-request (``index`` None), or of its
         sample ``index`` alone (``n=1``, seeded for that index)."""
         from vllm import SamplingParams
 
-        s = self.config.sampling
+        s = req.sampling or self.config.sampling
         stop = list(s.stop)
         if not self.uses_chat(req.problem):
             stop += [x for x in self.config.completion_stop if x not in stop]
@@ -355,8 +359,9 @@ class VLLMBackend:
             max_tokens=s.max_tokens,
             stop=stop or None,
             seed=seed,
-            # 0: the sampled token's log-probability only, summed by vLLM per sample.
-            logprobs=0 if self.options.get("logprobs", True) else None,
+            # A judge's top first-token candidates; else 0: the sampled token's
+            # log-probability only, summed by vLLM per sample (``mean_logprob``).
+            logprobs=req.top_logprobs or (0 if self.options.get("logprobs", True) else None),
         )
 
 
@@ -371,7 +376,7 @@ class _Open:
     engine_ids: set[str]
 
 
-def _completion(output: Any, seed: int | None) -> Completion:
+def _completion(output: Any, seed: int | None, top_logprobs: bool = False) -> Completion:
     """One vLLM ``CompletionOutput`` as a sample: every per-sample fact is read here."""
     return Completion(
         text=output.text,
@@ -379,6 +384,7 @@ def _completion(output: Any, seed: int | None) -> Completion:
         finish_reason=output.finish_reason or "unknown",
         seed=seed,
         mean_logprob=mean_logprob(output.cumulative_logprob, len(output.token_ids)),
+        top_logprobs=first_token_logprobs(output) if top_logprobs else None,
     )
 
 
@@ -387,6 +393,22 @@ def mean_logprob(cumulative: float | None, tokens: int) -> float | None:
     if cumulative is None or tokens <= 0:
         return None
     return float(cumulative) / tokens
+
+
+def first_token_logprobs(output: Any) -> dict[str, float] | None:
+    """Token text -> log-probability of the first generated token's top candidates.
+
+    Token ids that decode to the same text (vLLM reports each) are summed in probability.
+    """
+    logprobs = getattr(output, "logprobs", None)
+    if not logprobs:
+        return None
+    out: dict[str, float] = {}
+    for token_id, lp in logprobs[0].items():
+        text = lp.decoded_token if lp.decoded_token is not None else f"<{token_id}>"
+        value = float(lp.logprob)
+        out[text] = float(np.logaddexp(out[text], value)) if text in out else value
+    return out
 
 
 def _make_llm(kwargs: dict[str, Any], name: str) -> Any:

@@ -21,6 +21,7 @@ from harness.cli.flags import (
     RunFlags,
     TaskData,
     VerifyFlags,
+    VerifySamples,
     command,
 )
 from harness.cli.results_flags import CompareFlags, ImportFlags, import_epilog
@@ -71,12 +72,15 @@ def import_(flags: ImportFlags, data: TaskData) -> None:
     )
 
 
-@command(app, RunDirArg, VerifyFlags)
-def verify(arg: RunDirArg, flags: VerifyFlags) -> None:
-    """Judge every sample not yet judged; writes verdicts/<verifier>.jsonl."""
+@command(app, RunDirArg, VerifyFlags, VerifySamples)
+def verify(arg: RunDirArg, flags: VerifyFlags, n: VerifySamples) -> None:
+    """Judge every sample not yet judged; writes verdicts/<verifier>.jsonl (and, for a
+    model-based verifier, judgements/<verifier>.jsonl)."""
     from harness.commands import run_verify
 
-    run_verify(arg.run_dir, flags.verifier, flags.options())
+    if n.samples is not None and n.samples < 1:
+        raise UsageError(f"-n must be at least 1, got {n.samples}")
+    run_verify(arg.run_dir, flags.verifier, flags.options(), limit=n.samples)
 
 
 @command(app, RunDirArg, AnalyzeFlags, PartialFlag)

@@ -290,6 +290,21 @@ class OutputFlags:
 
 
 @dataclass
+class VerifySamples:
+    """How many of each problem's samples ``harness verify`` judges."""
+
+    samples: Annotated[
+        int | None,
+        _opt(
+            "--samples",
+            "-n",
+            help="Judge only the first N samples of each problem (a judge is costly).",
+            default="all",
+        ),
+    ] = None
+
+
+@dataclass
 class RunDirArg:
     run_dir: Annotated[Path, typer.Argument(help="Run directory.", show_default=False)]
 

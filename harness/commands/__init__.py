@@ -11,16 +11,16 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.commands.listing import list_models, list_plugins, run_compare, run_import
-from harness.commands.progress import Bar, Display, clock, terminal_consoles
+from harness.commands.progress import Bar, Display, Rate, Solved, clock, terminal_consoles
 from harness.commands.summary import path_line, print_details, print_table, reading
 from harness.core import interrupts
 from harness.core.config import RunConfig
-from harness.core.records import Problem, Sample, Verdict
+from harness.core.records import Sample, Status, Verdict
 from harness.core.verifier import Verifier
 
 if TYPE_CHECKING:
@@ -84,56 +84,6 @@ def _stoppable(watch: _Watch) -> Iterator[None]:
         raise SystemExit(130) from None
 
 
-class _Solved:
-    """Problems with at least one right sample, judged as samples arrive where the
-    verifier is cheap (``Verifier.live``), or read from verdicts."""
-
-    def __init__(self, verifier: Verifier | None, problems: Sequence[Problem] = ()) -> None:
-        self.verifier = verifier if verifier is not None and verifier.live else None
-        self.problems = {p.id: p for p in problems}
-        self.ids: set[str] = set()
-
-    def samples(self, batch: Sequence[Sample]) -> None:
-        if self.verifier is None or not batch or batch[0].problem_id in self.ids:
-            return
-        problem = self.problems.get(batch[0].problem_id)
-        try:
-            verdicts = self.verifier.verify(problem, batch) if problem else []
-        except Exception:  # only a progress figure: never worth stopping a run for
-            self.verifier = None
-            return
-        self.verdicts(verdicts)
-
-    def verdicts(self, verdicts: Sequence[Verdict]) -> None:
-        self.ids.update(v.problem_id for v in verdicts if v.correct)
-
-    def text(self) -> str:
-        return f"{len(self.ids):,}/{len(self.problems):,} solved" if self.problems else ""
-
-    def sentence(self) -> str:
-        return f"{len(self.ids):,} of {len(self.problems):,} problems solved"
-
-
-@dataclass
-class _Rate:
-    """Completion tokens of the samples written, for tokens/s and the ETA."""
-
-    tokens: int = 0
-    samples: int = 0
-    solved: _Solved = field(default_factory=lambda: _Solved(None))
-
-    def info(self, bar: Bar) -> str:
-        parts = [self.solved.text()] if self.solved.verifier is not None else []
-        rate = self.tokens / bar.elapsed if bar.elapsed > 0 else 0.0
-        parts.append(f"{rate:,.0f} tok/s")
-        eta = None
-        if self.samples and rate > 0:
-            # Tokens still to come (at the mean length so far) over the token rate.
-            eta = (bar.total - bar.done) * (self.tokens / self.samples) / rate
-        parts.append(f"ETA {clock(eta)}")
-        return " · ".join(p for p in parts if p)
-
-
 def run_generate(
     cfg: RunConfig,
     verbose: bool = False,
@@ -179,7 +129,7 @@ def _generate(cfg: RunConfig, verbose: bool, verifier: Verifier | None, watch: _
     from harness.generate import Plan, generate
 
     d = watch.display
-    rate = _Rate()
+    rate = Rate()
     stage = contextlib.ExitStack()  # the spinner or bar on screen now
     bar: Bar | None = None
     started = [0.0]
@@ -188,7 +138,7 @@ def _generate(cfg: RunConfig, verbose: bool, verifier: Verifier | None, watch: _
     def on_plan(plan: Plan) -> None:
         first = watch.root is None
         watch.root, watch.total, missing[0] = plan.store.root, plan.total, plan.missing
-        rate.solved = _Solved(verifier, plan.problems)
+        rate.solved = Solved(verifier, plan.problems)
         if plan.resumed:
             rate.solved.verdicts(_known_verdicts(plan.store.root, verifier))
         if not first:
@@ -259,8 +209,10 @@ def run_verify(
     options: dict[str, Any],
     impl: Verifier | None = None,
     watch: _Watch | None = None,
+    limit: int | None = None,
 ) -> str:
-    """Judge every sample not judged yet, with a bar; returns the verifier's name."""
+    """Judge every sample not judged yet (the first ``limit`` of each problem), with a
+    bar that counts a judge's calls too; returns the verifier's name."""
     from harness.core.store import RunStore
     from harness.verify import run_verifier, verify
 
@@ -272,9 +224,21 @@ def run_verify(
             watch.total = manifest.n * manifest.num_problems
         name = verifier or (impl.name if impl is not None else run_verifier(store))
         watch.verifier = name
-        solved = _Solved(None, store.read_problems())
+        solved = Solved(None, store.read_problems())
         solved.verdicts([v for v in store.iter_verdicts(name) if v.correct])
-        bar = Bar("verifying", 0, "samples", lambda b: solved.text())
+        calls = [0]  # a judge's calls: known only as tournaments and tie-breaks unfold
+
+        scored = [0]  # a selector's verdicts: scores, no claim of correctness
+
+        def info(b: Bar) -> str:
+            text = f"{scored[0]:,} scored" if scored[0] else solved.text()
+            return text + (f" · {calls[0]:,} judge calls" if calls[0] else "")
+
+        def on_judgements(count: int) -> None:
+            calls[0] += count
+            bar.advance(0)
+
+        bar = Bar("verifying", 0, "samples", info)
         screen = contextlib.ExitStack()
 
         def on_start(total: int) -> None:
@@ -284,16 +248,30 @@ def run_verify(
 
         def progress(verdicts: Sequence[Verdict]) -> None:
             solved.verdicts(verdicts)
+            scored[0] += sum(v.status in (Status.SCORED, Status.UNPARSED) for v in verdicts)
             bar.advance(len(verdicts))
 
         with screen:
-            result = verify(run_dir, name, options, on_start=on_start, progress=progress, impl=impl)
+            result = verify(
+                run_dir,
+                name,
+                options,
+                on_start=on_start,
+                progress=progress,
+                impl=impl,
+                limit=limit,
+                on_judgements=on_judgements,
+            )
         if result.new_verdicts:
             done = f"verified {result.new_verdicts:,} samples with {result.verifier} in "
             done += clock(bar.elapsed)
         else:
             done = f"every sample already verified by {result.verifier}"
-        watch.display.line(f"{done}: {solved.sentence()}; verdicts: {result.path}")
+        what = f"{scored[0]:,} samples scored" if scored[0] else solved.sentence()
+        watch.display.line(f"{done}: {what}; verdicts: {result.path}")
+        if calls[0]:
+            log = Path(run_dir) / "judgements" / f"{result.verifier}.jsonl"
+            watch.display.line(f"judgements ({result.verifier}): {log} (+{calls[0]:,} calls)")
         if result.runs:
             watch.display.line(
                 f"duplicates: {result.shared:,} of {result.new_verdicts:,} samples "
@@ -365,6 +343,13 @@ def run_all(cfg: RunConfig, verbose: bool = False) -> None:
         except BaseException:
             impl.close()
             raise
-        verifier = run_verify(run_dir, impl.name, cfg.verifier_options, impl=impl, watch=watch)
-        run_analyze(run_dir, verifier, watch=watch)
+        name = cfg.verifier or task.default_verifier  # plugin@label keeps its label
+        if impl.selector():
+            # A selector claims nothing about correctness: the task's own verifier is the
+            # truth its selection curves are scored against.
+            truth = run_verify(run_dir, task.default_verifier, {}, watch=watch)
+            run_verify(run_dir, name, cfg.verifier_options, impl=impl, watch=watch)
+        else:
+            truth = run_verify(run_dir, name, cfg.verifier_options, impl=impl, watch=watch)
+        run_analyze(run_dir, truth, watch=watch)
         run_report(run_dir, watch=watch)

@@ -13,7 +13,8 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
 from rich.console import Console
@@ -26,6 +27,8 @@ from rich.progress import (
 )
 
 from harness.core import interrupts, terminal
+from harness.core.records import Problem, Sample, Verdict
+from harness.core.verifier import Verifier
 
 # Seconds between two state lines when the output is not a terminal.
 EVERY_S = float(os.environ.get("HARNESS_PROGRESS_EVERY", "5"))
@@ -198,3 +201,53 @@ def terminal_consoles() -> tuple[Console, Console]:
     err = Console(file=cast(IO[str], terminal.stderr), soft_wrap=True)
     out = Console(file=cast(IO[str], terminal.stdout), soft_wrap=True)
     return err, out
+
+
+class Solved:
+    """Problems with at least one right sample, judged as samples arrive where the
+    verifier is cheap (``Verifier.live``), or read from verdicts."""
+
+    def __init__(self, verifier: Verifier | None, problems: Sequence[Problem] = ()) -> None:
+        self.verifier = verifier if verifier is not None and verifier.live else None
+        self.problems = {p.id: p for p in problems}
+        self.ids: set[str] = set()
+
+    def samples(self, batch: Sequence[Sample]) -> None:
+        if self.verifier is None or not batch or batch[0].problem_id in self.ids:
+            return
+        problem = self.problems.get(batch[0].problem_id)
+        try:
+            verdicts = self.verifier.verify(problem, batch) if problem else []
+        except Exception:  # only a progress figure: never worth stopping a run for
+            self.verifier = None
+            return
+        self.verdicts(verdicts)
+
+    def verdicts(self, verdicts: Sequence[Verdict]) -> None:
+        self.ids.update(v.problem_id for v in verdicts if v.correct)
+
+    def text(self) -> str:
+        return f"{len(self.ids):,}/{len(self.problems):,} solved" if self.problems else ""
+
+    def sentence(self) -> str:
+        return f"{len(self.ids):,} of {len(self.problems):,} problems solved"
+
+
+@dataclass
+class Rate:
+    """Completion tokens of the samples written, for tokens/s and the ETA."""
+
+    tokens: int = 0
+    samples: int = 0
+    solved: Solved = field(default_factory=lambda: Solved(None))
+
+    def info(self, bar: Bar) -> str:
+        parts = [self.solved.text()] if self.solved.verifier is not None else []
+        rate = self.tokens / bar.elapsed if bar.elapsed > 0 else 0.0
+        parts.append(f"{rate:,.0f} tok/s")
+        eta = None
+        if self.samples and rate > 0:
+            # Tokens still to come (at the mean length so far) over the token rate.
+            eta = (bar.total - bar.done) * (self.tokens / self.samples) / rate
+        parts.append(f"ETA {clock(eta)}")
+        return " · ".join(p for p in parts if p)

@@ -50,6 +50,12 @@ def print_table(out: Console, run_dir: Path, coverage: Any, partial: str | None 
         if path.exists():
             df = pd.read_csv(path)
             extra[name] = dict(zip(df["k"], df[column], strict=True))
+    selection = store.analysis_dir / "selection.csv"
+    if selection.exists():  # every selector's methods: <method>:<verifier>
+        df = pd.read_csv(selection)
+        for col in df.columns:
+            if col.count(":") == 1:
+                extra[col] = dict(zip(df["k"], df[col], strict=True))
     title = f"{manifest.task} · {manifest.model} · seed {manifest.sampling.seed}"
     if partial:
         title += f"\n{partial}"
@@ -57,9 +63,12 @@ def print_table(out: Console, run_dir: Path, coverage: Any, partial: str | None 
     table.add_column("k", justify="right")
     table.add_column("coverage", justify="right")
     for name in extra:
-        table.add_column(f"{name}@k", justify="right")
+        table.add_column(f"{name}@k" if name == "majority" else name, justify="right")
     for k, cov in summary_rows(coverage):
-        cells = [f"{extra[name][k]:.3f}" if k in extra[name] else "" for name in extra]
+        cells = [
+            f"{extra[name][k]:.3f}" if k in extra[name] and extra[name][k] == extra[name][k] else ""
+            for name in extra
+        ]
         table.add_row(str(k), f"{cov:.3f}", *cells)
     out.print(table)
 
@@ -103,6 +112,13 @@ def print_details(out: Console, result: AnalyzeResult) -> None:
         out.print(
             f"judged by {name}: {got['samples']:,} of {got['of_samples']:,} samples "
             f"({got['problems']:,} of {got['of_problems']:,} problems)"
+        )
+    for name, got in (result.summary.get("selectors") or {}).items():
+        unparsed = got["statuses"].get("unparsed", 0)
+        out.print(
+            f"selector {name} ({', '.join(got['methods'])}): {got['samples']:,} samples scored"
+            f", {unparsed:,} unparsed; {got['judgements']:,} calls ({got['unparsed_judgements']:,}"
+            f" unparsed), {got['prompt_tokens'] + got['completion_tokens']:,} tokens"
         )
     cut = result.summary.get("truncated")
     if cut and cut["count"]:

@@ -14,7 +14,7 @@ of an installed package (entry-point group ``scaling_harness.backends``). Heavy 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
@@ -24,10 +24,19 @@ from harness.core.registry import Registry
 
 @dataclass(frozen=True, slots=True)
 class GenRequest:
-    """Ask for ``len(sample_indices)`` samples of one problem's prompt."""
+    """Ask for ``len(sample_indices)`` samples of one problem's prompt.
+
+    Attributes:
+        sampling: Sampling for this request instead of the backend's own (a judge asks
+            the same engine with its own temperature, length and seed).
+        top_logprobs: Return the top this-many log-probabilities of each sample's first
+            generated token (``Completion.top_logprobs``); 0: none.
+    """
 
     problem: Problem
     sample_indices: tuple[int, ...]
+    sampling: SamplingConfig | None = None
+    top_logprobs: int = 0
 
     @property
     def n(self) -> int:
@@ -36,7 +45,7 @@ class GenRequest:
     def part(self, indices: Iterable[int]) -> GenRequest:
         """The same prompt for some of this request's samples (in this request's order)."""
         wanted = set(indices)
-        return GenRequest(self.problem, tuple(i for i in self.sample_indices if i in wanted))
+        return replace(self, sample_indices=tuple(i for i in self.sample_indices if i in wanted))
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +56,8 @@ class Completion:
         seed: The seed the sample was drawn with, where the backend seeds each sample.
         mean_logprob: Mean log-probability of the generated tokens, where the backend
             reports token log-probabilities.
+        top_logprobs: Token text -> log-probability for the most likely first tokens,
+            when the request asked for them (``GenRequest.top_logprobs``).
     """
 
     text: str
@@ -54,6 +65,7 @@ class Completion:
     finish_reason: str
     seed: int | None = None
     mean_logprob: float | None = None
+    top_logprobs: Mapping[str, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
+from harness.core.backend import Backend, BackendConfig
+from harness.core.judgements import JudgementLog
 from harness.core.options import NoOptions, as_dict, build
 from harness.core.records import Problem, Sample, Verdict
 from harness.core.registry import Registry
@@ -63,12 +65,38 @@ class Verifier(ABC):
         """What a derived verdict file means (written to its ``.meta.json``)."""
         return {}
 
+    # -- verifiers that ask a model (judge, pairwise) ------------------------------------------
+    def backend_request(self) -> tuple[str, BackendConfig] | None:
+        """The backend (name, config) this verifier asks, which the verify stage builds
+        (or hands in shared) and passes to ``bind``; None: it needs none."""
+        return None
+
+    def judgement_config(self) -> dict[str, Any] | None:
+        """What decides the answer of one of its calls (model, mode, prompt, sampling):
+        the verify stage keeps its calls in ``judgements/<name>.jsonl`` under this
+        configuration; None: it keeps none."""
+        return None
+
+    def bind(  # noqa: B027 - optional hook, most verifiers need nothing
+        self, backend: Backend | None, log: JudgementLog | None
+    ) -> None:
+        """Receive the backend and the open judgement log before ``verify_many``."""
+
+    def selector(self) -> tuple[str, ...]:
+        """The selection methods its scores serve (``best_of_k``, ``weighted_vote``,
+        ``verification``, ``tournament``): a selector's verdicts claim nothing about
+        correctness. Empty for a verifier that judges correctness."""
+        return ()
+
     def check(self) -> None:  # noqa: B027 - optional hook, most verifiers need nothing
         """Fail now, in one line, when the verifier cannot run here (before any work)."""
 
     def describe(self) -> dict[str, Any]:
         """Facts about the verifier worth recording next to its verdicts."""
-        return {"verifier": self.name, "options": as_dict(self.options)}
+        info: dict[str, Any] = {"verifier": self.name, "options": as_dict(self.options)}
+        if self.selector():
+            info["selection"] = list(self.selector())
+        return info
 
     def close(self) -> None:  # noqa: B027 - optional hook, most verifiers hold nothing
         """Release workers or models."""

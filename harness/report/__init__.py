@@ -25,6 +25,7 @@ from harness.report import page as h
 from harness.report.cost import compute_section
 from harness.report.facts import key_numbers, run_facts, title_of
 from harness.report.nextrun import advice_section, imperfect_section, stopping_section
+from harness.report.selection import selection_compute_section, selection_section
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -119,33 +120,6 @@ def _coverage_section(
             },
         )
     return "<h2>Coverage</h2>" + body
-
-
-def _selection_section(a: Path, plots: Path, title: str, cap: str) -> str:
-    from harness.report.plots import curves_figure
-
-    sel = _read_csv(a / "selection.csv")
-    if sel is None:
-        return ""
-    labels = {"coverage": "coverage (oracle verifier)"}
-    if "majority" in sel:
-        labels["majority"] = "majority vote"
-    for col in sel.columns:
-        if col.startswith("best_of_k:"):
-            labels[col] = f"best-of-k by {col.split(':', 1)[1]} score"
-    if len(labels) == 1:
-        return "<h2>Selection</h2>" + h.notes(
-            ["No answer classes or scores in the verdicts: no selection method to compare."]
-        )
-    curves_figure(plots / "selection", sel, labels, title, cap)
-    body = h.figure(
-        "plots/selection.png",
-        "selection curves",
-        "Selection@k: the accuracy each method gets out of k samples (exact "
-        "expectations over random k-subsets).",
-        cap,
-    )
-    return "<h2>Selection</h2>" + body + h.table(_powers_of_two(sel))
 
 
 def _groups_section(a: Path, plots: Path, title: str, cap: str) -> str:
@@ -271,7 +245,8 @@ def report(run_dir: Path | str, partial: bool = False) -> Path:
     body += h.notes(summary.get("notes", []))
     body += advice_section(summary)
     body += _coverage_section(a, plots, title, cap, fit, int(summary["problems"]))
-    body += _selection_section(a, plots, title, cap)
+    body += selection_section(a, plots, title, cap, summary)
+    body += selection_compute_section(a, plots, title, cap)
     body += compute_section(a, plots, title, cap, manifest.model)
     body += _allocation_section(a, plots, title, cap)
     body += stopping_section(a, plots, title, cap, summary)

@@ -3,8 +3,9 @@
 Shows coverage against k, FLOPs, eFLOPs and dollars for all runs on shared axes, a table
 of the fits and backtests, coverage at equal FLOPs (which model buys more coverage for
 the same compute), which model a budget should go to in FLOPs, eFLOPs and dollars (and
-whether the unit changes the answer), each run's k* against its weak verifier and best
-stopping rules, and, for runs of one task on the same problems, the OSCA allocation
+whether the unit changes the answer), every selection method against total (generation
++ verification) FLOPs, each run's k* against its weak verifier and best stopping rules,
+and, for runs of one task on the same problems, the OSCA allocation
 (``compare_allocation``): the mix of sample counts across the runs' configurations that
 maximises coverage for a budget, chosen on training problems and scored on held-out ones,
 against the best single configuration chosen on the same training problems, over many
@@ -34,6 +35,7 @@ from harness.report.compare_allocation import (
     plan_allocation,
 )
 from harness.report.compare_cost import cost_section, nextrun_section
+from harness.report.compare_selection import selection_comparison
 
 
 @dataclass
@@ -181,6 +183,7 @@ def compare(
         [f"{r.label}: {r.summary['partial']}" for r in runs if r.summary.get("partial")]
     )
     body += _curves_sections(runs, out, plots, title, cap)
+    body += selection_comparison([(r.label, r.root) for r in runs], out, plots, title, cap)
     body += allocation_section(plan, out, plots, title, cap)
     body += nextrun_section(runs)
     body += "<h2>Runs</h2>" + h.table(

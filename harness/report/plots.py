@@ -196,24 +196,33 @@ def curves_figure(
     x: str = "k",
     xlabel: str | None = None,
     ylabel: str = "accuracy",
+    bands: Mapping[str, tuple[str, str]] | None = None,
 ) -> Path:
     """Several curves of one frame against ``x`` (log scale): selection@k, verifier errors.
 
     Args:
         columns: Column -> legend label, in drawing order.
+        bands: Column -> (low, high) columns of its confidence band, drawn shaded.
     """
     fig, ax = _figure()
     with plt.rc_context(STYLE):
         for i, (col, label) in enumerate(columns.items()):
             ls = "-" if i == 0 else ["--", "-.", ":", (0, (5, 1))][(i - 1) % 4]
-            ax.plot(
-                frame[x],
-                frame[col],
+            shown = frame[[x, col]].dropna()  # a method may stop before the largest k
+            (line,) = ax.plot(
+                shown[x],
+                shown[col],
                 ls=ls,
                 marker="o" if len(frame) <= 30 else None,
                 ms=2.5,
                 label=label,
             )
+            if bands and col in bands:
+                lo, hi = bands[col]
+                band = frame[[x, lo, hi]].dropna()
+                ax.fill_between(
+                    band[x], band[lo], band[hi], color=line.get_color(), alpha=0.15, lw=0
+                )
         _log_k_axis(ax, float(frame[x].max()))
         if xlabel:
             ax.set_xlabel(xlabel)
@@ -222,6 +231,45 @@ def curves_figure(
         ax.set_title(title)
         ax.legend(loc="upper left")
     return _save(fig, path, caption)
+
+
+def cost_figure(
+    path: Path,
+    table: pd.DataFrame,
+    labels: Mapping[str, str],
+    title: str,
+    caption: str,
+    x: str = "total_flops",
+    xlabel: str = "total FLOPs (generation + verification)",
+) -> Path:
+    """Accuracy of each method against its cost (long table: method, ``x``, accuracy)."""
+    fig, ax = _figure()
+    with plt.rc_context(STYLE):
+        for i, (method, label) in enumerate(labels.items()):
+            rows = table[table["method"] == method].sort_values(x)
+            if rows.empty:
+                continue
+            ls = "-" if i == 0 else ["--", "-.", ":", (0, (5, 1))][(i - 1) % 4]
+            ax.plot(
+                rows[x],
+                rows["accuracy"],
+                ls=ls,
+                marker="o" if len(rows) <= 30 else None,
+                ms=2.5,
+                label=label,
+            )
+        _log_x_rate_y(ax, xlabel, "accuracy", title)
+    return _save(fig, path, caption)
+
+
+def _log_x_rate_y(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
+    """A cost axis (log x) against a rate in [0, 1], titled, legend top left."""
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylim(0, 1.0)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(loc="upper left")
 
 
 def runs_figure(

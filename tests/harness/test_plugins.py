@@ -155,7 +155,9 @@ def test_the_built_in_plugins_are_the_modules_of_their_packages() -> None:
     assert TASKS.builtin_names() == [
         "arith", "codecontests", "gsm8k", "humaneval", "jsonl", "math500", "mbpp"
     ]  # fmt: skip
-    assert VERIFIERS.builtin_names() == ["exact", "math", "unit_tests"]
+    assert VERIFIERS.builtin_names() == [
+        "exact", "judge", "math", "pairwise", "reward", "unit_tests"
+    ]  # fmt: skip
     assert BACKENDS.builtin_names() == ["openai", "ray", "scripted", "vllm"]
     for registry in (TASKS, VERIFIERS):
         for name in registry.builtin_names():
