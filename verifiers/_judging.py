@@ -66,7 +66,7 @@ def coin(seed: int, *parts: object) -> float:
 
 def model_size(name: str) -> dict[str, Any] | None:
     """Parameters, layers and d_model of the judge model (for its compute), if known."""
-    from harness.models import model_facts
+    from harness.models.facts import model_facts
 
     facts = model_facts(name)
     if facts.params is None or facts.layers is None or facts.d_model is None:

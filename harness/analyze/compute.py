@@ -19,7 +19,7 @@ from harness.core.columns import TokenCounts, VerdictColumns
 from harness.core.errors import UsageError
 from harness.core.manifest import RunManifest
 from harness.core.store import RunStore, write_json
-from harness.models import model_facts
+from harness.models.facts import model_facts
 
 SIZE_KEYS = ("params", "layers", "d_model", "n_heads", "n_kv_heads", "head_dim")
 SIZE_HINT = "--model-size params=8e9,layers=32,n_heads=32,n_kv_heads=8,head_dim=128"

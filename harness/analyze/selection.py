@@ -35,7 +35,7 @@ from harness.core.judgements import read_judgement_tokens, read_selections
 from harness.core.manifest import RunManifest
 from harness.core.records import Status
 from harness.core.store import RunStore, write_json
-from harness.models import model_facts
+from harness.models.facts import model_facts
 
 SELECTOR_STATUSES = {Status.SCORED.value, Status.UNPARSED.value}
 PICK_METHODS = ("verification", "tournament")

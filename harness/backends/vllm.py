@@ -31,8 +31,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
+from harness.backends._vllm_outputs import completion
 from harness.core.backend import BackendConfig, Completion, GenRequest, GenResult, gather
 from harness.core.errors import UsageError
 from harness.core.options import build, option
@@ -89,7 +88,8 @@ class VLLMBackend:
     local_model = True  # loads weights here: check the model before starting the engine
 
     def __init__(self, config: BackendConfig) -> None:
-        from harness.models import model_facts, resolve_model
+        from harness.models import resolve_model
+        from harness.models.facts import model_facts
 
         self.config = config
         self.options = parse_options(dict(config.options))
@@ -254,7 +254,7 @@ class VLLMBackend:
             (c,) = out.outputs
             top = state.request.top_logprobs > 0
             finished.setdefault(key, []).extend(
-                (idx, _completion(c, None if base is None else base + idx, top)) for idx in indices
+                (idx, completion(c, None if base is None else base + idx, top)) for idx in indices
             )
         done = []
         for key, got in finished.items():
@@ -374,41 +374,6 @@ class _Open:
     prompt_tokens: int
     left: int
     engine_ids: set[str]
-
-
-def _completion(output: Any, seed: int | None, top_logprobs: bool = False) -> Completion:
-    """One vLLM ``CompletionOutput`` as a sample: every per-sample fact is read here."""
-    return Completion(
-        text=output.text,
-        completion_tokens=len(output.token_ids),
-        finish_reason=output.finish_reason or "unknown",
-        seed=seed,
-        mean_logprob=mean_logprob(output.cumulative_logprob, len(output.token_ids)),
-        top_logprobs=first_token_logprobs(output) if top_logprobs else None,
-    )
-
-
-def mean_logprob(cumulative: float | None, tokens: int) -> float | None:
-    """The mean token log-probability of a sample (None when not requested or empty)."""
-    if cumulative is None or tokens <= 0:
-        return None
-    return float(cumulative) / tokens
-
-
-def first_token_logprobs(output: Any) -> dict[str, float] | None:
-    """Token text -> log-probability of the first generated token's top candidates.
-
-    Token ids that decode to the same text (vLLM reports each) are summed in probability.
-    """
-    logprobs = getattr(output, "logprobs", None)
-    if not logprobs:
-        return None
-    out: dict[str, float] = {}
-    for token_id, lp in logprobs[0].items():
-        text = lp.decoded_token if lp.decoded_token is not None else f"<{token_id}>"
-        value = float(lp.logprob)
-        out[text] = float(np.logaddexp(out[text], value)) if text in out else value
-    return out
 
 
 def _make_llm(kwargs: dict[str, Any], name: str) -> Any:

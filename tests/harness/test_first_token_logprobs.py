@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from harness.backends.openai import first_token_logprobs as from_openai
-from harness.backends.vllm import first_token_logprobs as from_vllm
+from harness.backends._vllm_outputs import first_token_logprobs as from_vllm
 from verifiers._judge_text import token_mass
 
 

@@ -20,11 +20,10 @@ from harness.models import (
     cache_dir,
     embedded_gguf,
     list_models,
-    model_facts,
     resolve_model,
-    safetensors_param_count,
 )
 from harness.models import convert as model_convert
+from harness.models.facts import model_facts, safetensors_param_count
 
 ROOT = Path(__file__).resolve().parents[2]
 
