@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from harness.backends.openai import first_token_logprobs as from_openai
 from harness.backends._vllm_outputs import first_token_logprobs as from_vllm
+from harness.backends.openai import first_token_logprobs as from_openai
 from verifiers._judge_text import token_mass
 
 

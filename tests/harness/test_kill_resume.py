@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PROBLEMS, N = 4, 32
+PROBLEMS, N = 4, 16
 
 
 def _complete_lines(path: Path) -> int:

@@ -8,9 +8,9 @@ backend reads on every call.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -68,18 +68,16 @@ MAX_TOKENS = 24
 
 
 @pytest.fixture(scope="module")
-def backend() -> Iterator[object]:
-    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-    from harness.backends.vllm import VLLMBackend
-
-    cfg = BackendConfig(
-        model="smollm2-135m",
+def backend(embedded_engine: Any) -> Iterator[object]:
+    """The session's engine (one load for every slow test), configured for this module."""
+    base = embedded_engine.config
+    embedded_engine.config = replace(
+        base,
         sampling=SamplingConfig(temperature=0.8, max_tokens=MAX_TOKENS, seed=1),
         completion_stop=ArithTask.stop,
     )
-    b = VLLMBackend(cfg)
-    yield b
-    b.close()
+    yield embedded_engine
+    embedded_engine.config = base
 
 
 @pytest.fixture(scope="module")

