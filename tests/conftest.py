@@ -35,4 +35,3 @@ def embedded_engine() -> Iterator[Any]:
     engine = VLLMBackend(BackendConfig(model="smollm2-135m", sampling=SamplingConfig()))
     yield engine
     engine.close()
-
