@@ -55,6 +55,15 @@ class Handler(BaseHTTPRequestHandler):
         self._send({"data": [{"id": "judge-model"}]})
 
     def do_POST(self) -> None:
+        with self.server.lock:
+            self.server.active += 1
+        try:
+            self._answer()
+        finally:
+            with self.server.lock:
+                self.server.active -= 1
+
+    def _answer(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         time.sleep(self.server.delay)
         content = body["messages"][-1]["content"]
@@ -84,6 +93,7 @@ def server() -> Iterator[ThreadingHTTPServer]:
     httpd.delay = 0.04  # type: ignore[attr-defined]
     httpd.lock = threading.Lock()  # type: ignore[attr-defined]
     httpd.asked = 0  # type: ignore[attr-defined]
+    httpd.active = 0  # type: ignore[attr-defined]
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield httpd
@@ -160,7 +170,13 @@ def test_sigkill_while_judging_then_resume_asks_only_what_is_missing(
     with log_path.open("ab") as f:  # what a kill inside a write leaves
         f.write(b'{"problem_id": "7", "a": 2, "b": null, "ord')
 
-    # 2. Resume: only the missing judgements are asked.
+    # 2. Resume: only the missing judgements are asked. Requests the killed process sent
+    # may still be in the server (it answers a little slowly): they count for that run.
+    time.sleep(0.2)  # a connection accepted just before the kill reaches its handler
+    deadline = time.monotonic() + 30
+    while server.active:  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, "the server never finished the killed run's calls"
+        time.sleep(0.01)
     server.asked = 0  # type: ignore[attr-defined]
     again = subprocess.run(
         command(cut), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
