@@ -207,7 +207,7 @@ def curves_figure(
     fig, ax = _figure()
     with plt.rc_context(STYLE):
         for i, (col, label) in enumerate(columns.items()):
-            ls = "-" if i == 0 else ["--", "-.", ":", (0, (5, 1))][(i - 1) % 4]
+            ls = _method_dash(i)
             shown = frame[[x, col]].dropna()  # a method may stop before the largest k
             (line,) = ax.plot(
                 shown[x],
@@ -249,7 +249,7 @@ def cost_figure(
             rows = table[table["method"] == method].sort_values(x)
             if rows.empty:
                 continue
-            ls = "-" if i == 0 else ["--", "-.", ":", (0, (5, 1))][(i - 1) % 4]
+            ls = _method_dash(i)
             ax.plot(
                 rows[x],
                 rows["accuracy"],
@@ -262,14 +262,21 @@ def cost_figure(
     return _save(fig, path, caption)
 
 
-def _log_x_rate_y(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
-    """A cost axis (log x) against a rate in [0, 1], titled, legend top left."""
+def _method_dash(i: int) -> Any:
+    """The dash of the i-th method's curve: solid for the first (the reference), then
+    four dashes in turn."""
+    return "-" if i == 0 else ["--", "-.", ":", (0, (5, 1))][(i - 1) % 4]
+
+
+def _log_x_rate_y(ax: Any, xlabel: str, ylabel: str, title: str, entries: int = 0) -> None:
+    """A cost axis (log x) against a rate in [0, 1], titled, legend top left (beside the
+    axes when ``entries`` lines are too many for inside)."""
     ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylim(0, 1.0)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(loc="upper left")
+    _legend(ax, entries)
 
 
 def runs_figure(
@@ -285,12 +292,7 @@ def runs_figure(
     with plt.rc_context(STYLE):
         for i, (label, frame) in enumerate(runs.items()):
             ax.plot(frame[x], frame["coverage"], label=label, **line_style(i))
-        ax.set_xscale("log")
-        ax.set_xlabel(xlabel)
-        ax.set_ylim(0, 1.0)
-        ax.set_ylabel("coverage")
-        ax.set_title(title)
-        _legend(ax, len(runs))
+        _log_x_rate_y(ax, xlabel, "coverage", title, len(runs))
     return _save(fig, path, caption)
 
 
