@@ -35,3 +35,20 @@ def embedded_engine() -> Iterator[Any]:
     engine = VLLMBackend(BackendConfig(model="smollm2-135m", sampling=SamplingConfig()))
     yield engine
     engine.close()
+
+
+@pytest.fixture(scope="session")
+def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One vLLM OpenAI-compatible server on the embedded model for the whole session
+    (``tests/vllm_server.py``): its base URL. End-to-end ``harness run`` tests reach it
+    through the ``openai`` backend (``vllm_server.backend_args``)."""
+    pytest.importorskip("vllm", reason="needs vllm (the cpu or gpu extra)")
+    from harness.models import ensure_embedded_model
+    from tests.vllm_server import serving
+
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    try:
+        with serving(ensure_embedded_model(), log) as url:
+            yield url
+    except RuntimeError as exc:
+        pytest.fail(str(exc))

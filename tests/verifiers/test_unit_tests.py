@@ -101,6 +101,18 @@ def test_verify_many_keeps_problem_order(
     assert all(x.correct for batch in out for x in batch)
 
 
+def test_a_problems_few_samples_run_on_every_worker(
+    unit_verifier: Callable[..., UnitTestVerifier],
+) -> None:
+    # Six samples of one problem, 0.3 s each: two batches, one per worker, at once; not
+    # one batch of six, nor both batches queued in one worker's pipe.
+    v = unit_verifier(sandbox="none", timeout=5, workers=2, dedup="false")
+    slow = "def f(x):\n    import time\n    time.sleep(0.3)\n    return x + 1\n"
+    judged = v.verify(ADD, [Sample("add", i, slow) for i in range(6)])
+    assert all(x.correct for x in judged)
+    assert [w.jobs for w in v.pool.workers] == [3, 3]
+
+
 NUMPY = "import numpy as np\ndef f(x):\n    return int(np.add(x, 1))\n"
 
 

@@ -108,11 +108,16 @@ class SandboxPool:
 
     def _loop(self, worker: SandboxWorker) -> None:
         # Keeps up to PIPELINE jobs in the worker's pipe, so it starts the next sample as
-        # soon as it has answered one instead of waiting for this thread to wake up.
+        # soon as it has answered one instead of waiting for this thread to wake up; but
+        # only while the queue holds more than one job per worker: the last few are left
+        # to whichever worker is free, rather than waiting behind a slow job in this pipe.
         pending: deque[_Pending] = deque()
         stopping = False
+        ahead = len(self.workers)
         while True:
             while not stopping and len(pending) < PIPELINE:
+                if pending and self._queue.qsize() <= ahead:
+                    break
                 try:
                     item = self._queue.get(block=not pending)
                 except queue.Empty:
