@@ -29,7 +29,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from analysis.prices import dollars
-from harness.core.columns import TokenCounts
+from harness.core.coltypes import TokenCounts
 from harness.core.errors import UsageError
 
 FloatArray = npt.NDArray[np.float64]

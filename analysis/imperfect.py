@@ -31,7 +31,7 @@ import pandas as pd
 
 from analysis.passk import coverage_curve, pass_at_k_curve
 from analysis.selection import align
-from harness.core.columns import VerdictColumns
+from harness.core.coltypes import VerdictColumns
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

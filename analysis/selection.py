@@ -23,7 +23,7 @@ from scipy.special import gammaln
 
 from analysis.majority import majority_at_k
 from analysis.passk import coverage_curve
-from harness.core.columns import VerdictColumns
+from harness.core.coltypes import VerdictColumns
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from analysis._draws import class_table
-from harness.core.columns import VerdictColumns
+from harness.core.coltypes import VerdictColumns
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from harness.core.columns import VerdictColumns
+from harness.core.coltypes import VerdictColumns
 
 FloatArray = npt.NDArray[np.float64]
 PICK_COLUMNS = ("problem_id", "method", "k", "draw", "winner", "pointwise_calls", "pairwise_calls")

@@ -18,7 +18,7 @@ import pandas as pd
 
 from analysis.passk import coverage_curve
 from analysis.selection import align, best_of_k_curve
-from harness.core.columns import VerdictColumns
+from harness.core.coltypes import VerdictColumns
 
 
 @dataclass(frozen=True)

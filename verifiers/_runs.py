@@ -23,7 +23,8 @@ from verifiers._stdio import (
     stdio_job,
     stdio_verdict,
 )
-from verifiers._unit_outcomes import Plan, Prepared, batch_job, judge, prepare, split_batch
+from verifiers._unit_outcomes import Plan, Prepared, batch_job, prepare, split_batch
+from verifiers._unit_verdicts import judge
 from verifiers.sandbox import SandboxPool
 
 RERUN_STATUSES = ("timeout", "crashed")

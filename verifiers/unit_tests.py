@@ -1,8 +1,8 @@
 """``unit_tests``: run code samples against their problem's tests in the sandbox.
 
 Two kinds of problems: functions judged on unit tests (HumanEval, MBPP; see
-``verifiers._unit_outcomes``) and whole programs judged on standard input/output tests
-(CodeContests, APPS, LiveCodeBench; see ``verifiers._stdio``).
+``verifiers._unit_outcomes`` and ``verifiers._unit_verdicts``) and whole programs judged on
+standard input/output tests (CodeContests, APPS, LiveCodeBench; see ``verifiers._stdio``).
 
 Options (``--verifier-opt KEY=VALUE``; ``--sandbox`` sets ``sandbox``):
 

@@ -55,7 +55,8 @@ from harness.analyze.selection import (
 )
 from harness.analyze.settings import AnalysisSettings, AnalyzeResult
 from harness.analyze.stopping import stopping_section
-from harness.core.columns import VerdictColumns, read_token_counts, read_verdict_columns
+from harness.core.coltypes import VerdictColumns
+from harness.core.columns import read_token_counts, read_verdict_columns
 from harness.core.errors import UsageError
 from harness.core.store import RunStore, write_json
 from harness.core.task import TASKS

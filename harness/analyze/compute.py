@@ -15,7 +15,7 @@ import pandas as pd
 from analysis.compute import ModelSize, compute_curve, problem_compute, resolve_intensity
 from analysis.prices import load_prices, price_note
 from harness.analyze.settings import AnalysisSettings, AnalyzeResult
-from harness.core.columns import TokenCounts, VerdictColumns
+from harness.core.coltypes import TokenCounts, VerdictColumns
 from harness.core.errors import UsageError
 from harness.core.manifest import RunManifest
 from harness.core.store import RunStore, write_json

@@ -9,7 +9,7 @@ import pandas as pd
 from analysis.passk import bootstrap_replicates, coverage_curve, log_spaced_ks
 from analysis.scaling import backtest, bootstrap_fit, fit_beta_binomial, fit_scaling_law
 from harness.analyze.settings import AnalysisSettings, AnalyzeResult
-from harness.core.columns import VerdictColumns
+from harness.core.coltypes import VerdictColumns
 from harness.core.fits import BacktestRecord, FitSummary, Prediction, write_fit
 from harness.core.store import RunStore
 

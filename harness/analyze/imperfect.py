@@ -16,7 +16,8 @@ import numpy as np
 
 from analysis.imperfect import advice, column_name, imperfect_table, weak_strong_counts
 from harness.analyze.settings import AnalysisSettings, AnalyzeResult
-from harness.core.columns import VerdictColumns, read_verdict_columns
+from harness.core.coltypes import VerdictColumns
+from harness.core.columns import read_verdict_columns
 from harness.core.errors import UsageError
 from harness.core.store import RunStore
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.core.columns import TokenCounts, VerdictColumns
+from harness.core.coltypes import TokenCounts, VerdictColumns
 from harness.core.errors import UsageError
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 from analysis.majority import majority_curve, majority_votes
 from analysis.passk import coverage_by_group
 from harness.analyze.settings import AnalyzeResult
-from harness.core.columns import VerdictColumns
+from harness.core.coltypes import VerdictColumns
 from harness.core.store import RunStore
 
 MAX_GROUP_VALUES = 30

@@ -30,7 +30,8 @@ from analysis.tournament import picked_curve
 from analysis.verifier_errors import verifier_errors
 from harness.analyze.compute import model_size
 from harness.analyze.settings import AnalysisSettings, AnalyzeResult
-from harness.core.columns import TokenCounts, VerdictColumns, read_verdict_columns
+from harness.core.coltypes import TokenCounts, VerdictColumns
+from harness.core.columns import read_verdict_columns
 from harness.core.judgements import read_judgement_tokens, read_selections
 from harness.core.manifest import RunManifest
 from harness.core.records import Status

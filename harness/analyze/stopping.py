@@ -16,7 +16,8 @@ import numpy.typing as npt
 from analysis.selection import align
 from analysis.stopping import stop_data, stopping_table
 from harness.analyze.settings import AnalysisSettings, AnalyzeResult
-from harness.core.columns import TokenCounts, VerdictColumns, read_verdict_columns
+from harness.core.coltypes import TokenCounts, VerdictColumns
+from harness.core.columns import read_verdict_columns
 from harness.core.store import RunStore
 
 LOGPROB = "mean_logprob"

@@ -1,5 +1,5 @@
 """Figures for where the next sample should go: U(k) against an imperfect verifier, and
-adaptive stopping rules against a fixed number of samples (same style as ``plots``)."""
+adaptive stopping rules against a fixed number of samples (the style of ``plot_style``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from harness.report.plots import PALETTE, STYLE, _figure, _log_k_axis, _save
+from harness.report.plot_style import PALETTE, STYLE, log_k_axis, new_figure, save_figure
 
 
 def utility_figure(
@@ -29,7 +29,7 @@ def utility_figure(
         columns: U(k) column -> its cost ratio c.
         k_star: Cost ratio -> k* (0: no k pays).
     """
-    fig, ax = _figure()
+    fig, ax = new_figure()
     k = frame["k"].to_numpy(dtype=float)
     low = 0.0
     with plt.rc_context(STYLE):
@@ -61,18 +61,18 @@ def utility_figure(
                     color=color,
                 )
         ax.axhline(0, color="#888888", lw=0.7)
-        _log_k_axis(ax, float(k.max()))
+        log_k_axis(ax, float(k.max()))
         ax.set_ylim(min(-0.05, low * 1.1), 1.0)
         ax.set_ylabel("expected utility per problem (false positive = -c)")
         ax.set_title(title)
         ax.legend(loc="best", fontsize=7)
-    return _save(fig, path, caption)
+    return save_figure(fig, path, caption)
 
 
 def stopping_figure(path: Path, table: pd.DataFrame, title: str, caption: str) -> Path:
     """Accuracy against mean samples per problem: the fixed-k baselines as lines and each
     stopping rule's settings as connected points."""
-    fig, ax = _figure()
+    fig, ax = new_figure()
     fixed = table[table["rule"] == "fixed"]
     rules = table[table["rule"] != "fixed"]
     with plt.rc_context(STYLE):
@@ -99,10 +99,10 @@ def stopping_figure(path: Path, table: pd.DataFrame, title: str, caption: str) -
                 color=PALETTE[i % len(PALETTE)],
                 label=str(rule).replace("_", " ").replace("confidence:", "confidence by "),
             )
-        _log_k_axis(ax, float(table["expected_samples"].max()))
+        log_k_axis(ax, float(table["expected_samples"].max()))
         ax.set_xlabel("samples drawn per problem (mean)")
         ax.set_ylim(0, 1.0)
         ax.set_ylabel("accuracy")
         ax.set_title(title)
         ax.legend(loc="best", fontsize=7)
-    return _save(fig, path, caption)
+    return save_figure(fig, path, caption)

@@ -2,108 +2,34 @@
 
 Every figure takes a caption (model, task, seed, versions) printed under the axes, so a
 PNG copied out of a report still says where it came from. Each is saved as PNG (for the
-HTML page) and PDF (vector, for papers).
+HTML page) and PDF (vector, for papers). The look they share, and the steps each takes
+to make and save its figure, are in ``plot_style``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import matplotlib
-from cycler import cycler
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from harness.core.fits import FitSummary
-
-# Okabe-Ito: distinguishable by colour-blind readers and in greyscale print.
-PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
-STYLE: Any = {  # typed Any: matplotlib stubs want literal rc keys
-    "font.size": 9,
-    "axes.titlesize": 10,
-    "axes.labelsize": 9,
-    "legend.fontsize": 8,
-    "xtick.labelsize": 8,
-    "ytick.labelsize": 8,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "grid.alpha": 0.25,
-    "grid.linewidth": 0.6,
-    "axes.prop_cycle": cycler(color=PALETTE),
-    "lines.linewidth": 1.6,
-    "legend.frameon": False,
-    "savefig.bbox": "tight",
-    "figure.dpi": 100,
-}
-
-
-# Black stays free for the lines a figure emphasises (the mix of an allocation).
-LINE_COLOURS = PALETTE[:-1]
-LINE_STYLES: list[Any] = ["-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1))]
-MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
-
-
-def line_style(i: int) -> dict[str, Any]:
-    """Colour, dash and marker of the i-th of any number of lines: the colour cycles
-    fastest, the dash with each round of colours, the marker with each round of both, so
-    no two of the first 7 x 5 x 8 lines look alike (in greyscale the dash and marker
-    still tell them apart)."""
-    colours, dashes = len(LINE_COLOURS), len(LINE_STYLES)
-    return {
-        "color": LINE_COLOURS[i % colours],
-        "ls": LINE_STYLES[(i // colours) % dashes],
-        "marker": MARKERS[(i // (colours * dashes)) % len(MARKERS)] if i >= colours else None,
-        "ms": 3,
-        "markevery": 0.1,
-    }
-
-
-def _legend(ax: Any, entries: int, loc: str = "upper left") -> None:
-    """Inside the axes (at ``loc``) for a few lines, beside them (in columns) for many."""
-    if entries <= 8:
-        ax.legend(loc=loc)
-    else:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), ncol=1 + entries // 24)
-
-
-def _figure(
-    rows: int = 1, heights: Sequence[float] | None = None, size: tuple[float, float] = (6.4, 4.0)
-) -> tuple[Figure, Any]:
-    with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(
-            rows,
-            1,
-            figsize=size,
-            sharex=rows > 1,
-            gridspec_kw={"height_ratios": list(heights)} if heights else None,
-        )
-    return fig, axes
-
-
-def _save(fig: Figure, path: Path, caption: str) -> Path:
-    with plt.rc_context(STYLE):
-        if caption:
-            fig.text(
-                0.01, -0.01, caption, ha="left", va="top", fontsize=6.5, color="#555555", wrap=True
-            )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path.with_suffix(".png"), dpi=200)
-        fig.savefig(path.with_suffix(".pdf"))
-    plt.close(fig)
-    return path.with_suffix(".png")
-
-
-def _log_k_axis(ax: Any, k_max: float) -> None:
-    ax.set_xscale("log")
-    ax.set_xlim(0.9, k_max * 1.15)
-    ax.set_xlabel("samples per problem k")
+from harness.report.plot_style import (
+    PALETTE,
+    STYLE,
+    line_style,
+    log_k_axis,
+    log_x_rate_y,
+    method_dash,
+    new_figure,
+    place_legend,
+    save_figure,
+)
 
 
 def coverage_figure(
@@ -124,7 +50,7 @@ def coverage_figure(
         title: Axes title.
         caption: Provenance line under the figure.
     """
-    fig, (ax, res) = _figure(2, heights=(3.2, 1.0), size=(6.4, 4.8))
+    fig, (ax, res) = new_figure(2, heights=(3.2, 1.0), size=(6.4, 4.8))
     k = ci["k"].to_numpy(dtype=float)
     k_max = float(extrapolation["k"].max()) if extrapolation is not None else float(k.max())
     with plt.rc_context(STYLE):
@@ -180,11 +106,11 @@ def coverage_figure(
         ax.set_ylabel("coverage")
         ax.set_title(title)
         ax.legend(loc="upper left")
-        _log_k_axis(res if fit is not None else ax, k_max)
+        log_k_axis(res if fit is not None else ax, k_max)
         if fit is None:
             res.set_visible(False)
         fig.align_ylabels()
-    return _save(fig, path, caption)
+    return save_figure(fig, path, caption)
 
 
 def curves_figure(
@@ -204,10 +130,10 @@ def curves_figure(
         columns: Column -> legend label, in drawing order.
         bands: Column -> (low, high) columns of its confidence band, drawn shaded.
     """
-    fig, ax = _figure()
+    fig, ax = new_figure()
     with plt.rc_context(STYLE):
         for i, (col, label) in enumerate(columns.items()):
-            ls = _method_dash(i)
+            ls = method_dash(i)
             shown = frame[[x, col]].dropna()  # a method may stop before the largest k
             (line,) = ax.plot(
                 shown[x],
@@ -223,14 +149,14 @@ def curves_figure(
                 ax.fill_between(
                     band[x], band[lo], band[hi], color=line.get_color(), alpha=0.15, lw=0
                 )
-        _log_k_axis(ax, float(frame[x].max()))
+        log_k_axis(ax, float(frame[x].max()))
         if xlabel:
             ax.set_xlabel(xlabel)
         ax.set_ylim(0, 1.0)
         ax.set_ylabel(ylabel)
         ax.set_title(title)
         ax.legend(loc="upper left")
-    return _save(fig, path, caption)
+    return save_figure(fig, path, caption)
 
 
 def cost_figure(
@@ -243,13 +169,13 @@ def cost_figure(
     xlabel: str = "total FLOPs (generation + verification)",
 ) -> Path:
     """Accuracy of each method against its cost (long table: method, ``x``, accuracy)."""
-    fig, ax = _figure()
+    fig, ax = new_figure()
     with plt.rc_context(STYLE):
         for i, (method, label) in enumerate(labels.items()):
             rows = table[table["method"] == method].sort_values(x)
             if rows.empty:
                 continue
-            ls = _method_dash(i)
+            ls = method_dash(i)
             ax.plot(
                 rows[x],
                 rows["accuracy"],
@@ -258,25 +184,8 @@ def cost_figure(
                 ms=2.5,
                 label=label,
             )
-        _log_x_rate_y(ax, xlabel, "accuracy", title)
-    return _save(fig, path, caption)
-
-
-def _method_dash(i: int) -> Any:
-    """The dash of the i-th method's curve: solid for the first (the reference), then
-    four dashes in turn."""
-    return "-" if i == 0 else ["--", "-.", ":", (0, (5, 1))][(i - 1) % 4]
-
-
-def _log_x_rate_y(ax: Any, xlabel: str, ylabel: str, title: str, entries: int = 0) -> None:
-    """A cost axis (log x) against a rate in [0, 1], titled, legend top left (beside the
-    axes when ``entries`` lines are too many for inside)."""
-    ax.set_xscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylim(0, 1.0)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    _legend(ax, entries)
+        log_x_rate_y(ax, xlabel, "accuracy", title)
+    return save_figure(fig, path, caption)
 
 
 def runs_figure(
@@ -288,12 +197,12 @@ def runs_figure(
     caption: str,
 ) -> Path:
     """Coverage of several runs against a shared axis (k, FLOPs or dollars), log x."""
-    fig, ax = _figure()
+    fig, ax = new_figure()
     with plt.rc_context(STYLE):
         for i, (label, frame) in enumerate(runs.items()):
             ax.plot(frame[x], frame["coverage"], label=label, **line_style(i))
-        _log_x_rate_y(ax, xlabel, "coverage", title, len(runs))
-    return _save(fig, path, caption)
+        log_x_rate_y(ax, xlabel, "coverage", title, len(runs))
+    return save_figure(fig, path, caption)
 
 
 def allocation_figure(
@@ -317,7 +226,7 @@ def allocation_figure(
         unit: The budget's unit (the x label).
         highlight_note: What the legend says of ``highlight``.
     """
-    fig, ax = _figure(size=(7.2, 4.4))
+    fig, ax = new_figure(size=(7.2, 4.4))
     x = frame["budget"].to_numpy(dtype=float)
     with plt.rc_context(STYLE):
         for i, name in enumerate(names):
@@ -343,33 +252,33 @@ def allocation_figure(
         ax.set_ylabel("test coverage")
         ax.set_ylim(0, 1.0)
         ax.set_title(title)
-        _legend(ax, len(names) + 2, loc="best")
-    return _save(fig, path, caption)
+        place_legend(ax, len(names) + 2, loc="best")
+    return save_figure(fig, path, caption)
 
 
 def groups_figure(
     path: Path, frame: pd.DataFrame, title: str, caption: str, max_groups: int = 8
 ) -> Path:
     """Coverage curves per problem subgroup (long frame: group, problems, k, coverage)."""
-    fig, ax = _figure()
+    fig, ax = new_figure()
     with plt.rc_context(STYLE):
         groups = list(dict.fromkeys(frame["group"]))[:max_groups]
         for g in groups:
             sub = frame[frame["group"] == g]
             ax.plot(sub["k"], sub["coverage"], label=f"{g} ({int(sub['problems'].iloc[0])})")
-        _log_k_axis(ax, float(frame["k"].max()))
+        log_k_axis(ax, float(frame["k"].max()))
         ax.set_ylim(0, 1.0)
         ax.set_ylabel("coverage")
         ax.set_title(title)
         ax.legend(loc="upper left", ncol=2 if len(groups) > 4 else 1)
-    return _save(fig, path, caption)
+    return save_figure(fig, path, caption)
 
 
 def rates_figure(
     path: Path, rates: np.ndarray, beta: Mapping[str, float] | None, title: str, caption: str
 ) -> Path:
     """Histogram of per-problem success rates, with the fitted Beta density."""
-    fig, ax = _figure(size=(6.4, 3.4))
+    fig, ax = new_figure(size=(6.4, 3.4))
     with plt.rc_context(STYLE):
         bins = np.linspace(0, 1, 26)
         ax.hist(rates, bins=bins, color=PALETTE[0], alpha=0.75, edgecolor="white", label="problems")
@@ -388,12 +297,12 @@ def rates_figure(
         ax.set_ylabel("problems")
         ax.set_title(title)
         ax.legend(loc="upper right")
-    return _save(fig, path, caption)
+    return save_figure(fig, path, caption)
 
 
 def savings_figure(path: Path, frame: pd.DataFrame, title: str, caption: str) -> Path:
     """Samples drawn per problem: uniform k vs stop-at-first-accepted, at equal coverage."""
-    fig, ax = _figure(size=(6.4, 3.4))
+    fig, ax = new_figure(size=(6.4, 3.4))
     problems = frame["uniform_samples"].iloc[0] / frame["k"].iloc[0]
     with plt.rc_context(STYLE):
         ax.plot(frame["k"], frame["uniform_samples"] / problems, label="uniform: k per problem")
@@ -409,4 +318,4 @@ def savings_figure(path: Path, frame: pd.DataFrame, title: str, caption: str) ->
         ax.set_ylabel("samples drawn per problem")
         ax.set_title(title)
         ax.legend(loc="upper left")
-    return _save(fig, path, caption)
+    return save_figure(fig, path, caption)

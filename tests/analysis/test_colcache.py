@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from harness.core import colcache, columns
+from harness.core.coltypes import VerdictColumns
 from harness.core.columns import read_token_counts, read_verdict_columns
 
 
@@ -38,7 +39,7 @@ def age(path: Path, seconds: float = 30.0) -> None:
     os.utime(path, (when, when))
 
 
-def same(a: columns.VerdictColumns, b: columns.VerdictColumns) -> None:
+def same(a: VerdictColumns, b: VerdictColumns) -> None:
     assert a.problem_ids == b.problem_ids and a.statuses == b.statuses
     for name in ("problem", "sample_index", "correct", "class_id", "status"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))

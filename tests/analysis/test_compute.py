@@ -10,7 +10,7 @@ import pytest
 
 from analysis.compute import ModelSize, compute_curve, problem_compute, token_flops
 from analysis.prices import load_prices
-from harness.core.columns import TokenCounts
+from harness.core.coltypes import TokenCounts
 from harness.core.errors import UsageError
 
 SIZE = ModelSize(params=1000, layers=2, d_model=8)

@@ -18,7 +18,7 @@ from analysis.imperfect import (
     utility_curves,
     weak_strong_counts,
 )
-from harness.core.columns import VerdictColumns
+from harness.core.coltypes import VerdictColumns
 
 # Three problems of n = 4: (b, t) = (2, 1): one false positive; (0, 0): nothing accepted;
 # (4, 4): every accepted sample right.

@@ -14,7 +14,7 @@ from analysis.selection import (
     best_of_k_weights,
     selection_curves,
 )
-from harness.core.columns import VerdictColumns
+from harness.core.coltypes import VerdictColumns
 
 
 def brute_best_of_k(scores: list[float], correct: list[bool], k: int) -> float:

@@ -19,7 +19,7 @@ from analysis.stopping import (
     stop_data,
     stopping_table,
 )
-from harness.core.columns import VerdictColumns
+from harness.core.coltypes import VerdictColumns
 
 
 def test_asc_confidence_by_hand() -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from analysis.verifier_errors import verifier_errors
-from harness.core.columns import VerdictColumns
+from harness.core.coltypes import VerdictColumns
 
 
 def make(correct: list[bool], problems: list[int]) -> VerdictColumns:

@@ -209,7 +209,7 @@ def test_allocation_by_the_cost_stated_on_import(tmp_path: Path) -> None:
 
 
 def test_any_number_of_lines_look_different() -> None:
-    from harness.report.plots import line_style
+    from harness.report.plot_style import line_style
 
     looks = {(s["color"], str(s["ls"]), s["marker"]) for s in map(line_style, range(280))}
     assert len(looks) == 280

@@ -12,7 +12,8 @@ from harness.core.errors import UsageError
 from harness.core.records import Problem, Sample
 from harness.core.values import encode
 from tests.verifiers.code_problems import make_code_problem
-from verifiers._unit_outcomes import build_program, defines, extract_code, judge, prepare
+from verifiers._unit_outcomes import build_program, defines, extract_code, prepare
+from verifiers._unit_verdicts import judge
 from verifiers.sandbox.worker import _frame
 
 PROMPT = 'def f(x):\n    """Add one."""\n'
