@@ -11,8 +11,11 @@ same timeout, taking turns over ``--rounds`` rounds so both see the same load.
 Printed: the duplicate rate of the file (share of samples whose verdict is another's),
 how many sandbox runs each side needs (a program that does not compile needs none on
 either side; what sharing saves if a verdict cost nothing but its run), each side's
-verdicts/s, and that every verdict (status, correct, per-test marks) is the same on both
-sides. The last line is the ratio of verdicts/s with sharing to without.
+verdicts/s and CPU time per verdict (the harness process and every process of the
+sandbox workers), the longest single run (a sample that runs out its timeout sets a floor
+under a round's wall time that sharing cannot lower: it is one distinct program), and
+that every verdict (status, correct, per-test marks) is the same on both sides. The last
+line is the ratio of verdicts/s with sharing to without.
 
     python bench/duplicate_throughput.py [--samples FILE] [--rounds 2] [--workers 2] [--timeout 3]
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections import defaultdict
@@ -35,6 +39,9 @@ from tasks.humaneval import HumanEvalTask  # noqa: E402
 from verifiers import unit_tests  # noqa: E402
 from verifiers._dedup import inspect_program  # noqa: E402
 from verifiers._unit_outcomes import build_program  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from unit_test_throughput import own_cpu_s, tree_cpu_s  # noqa: E402
 
 DEFAULT_SAMPLES = ROOT / "bench" / "data" / "humaneval_smollm2_n100.jsonl"
 
@@ -75,16 +82,23 @@ def count_runs(items: list[tuple[Problem, list[Sample]]]) -> tuple[int, int, int
 
 def judge(
     verifier: unit_tests.UnitTestVerifier, items: list[tuple[Problem, list[Sample]]]
-) -> tuple[float, list[Verdict]]:
-    """Seconds and verdicts for every sample (programs compiled afresh, as in a new run)."""
+) -> tuple[float, float, list[Verdict]]:
+    """Seconds, CPU seconds and verdicts for every sample (programs compiled afresh, as in
+    a new run)."""
     unit_tests._inspect.cache_clear()
+    cpu = own_cpu_s() + tree_cpu_s(os.getpid())
     start = time.perf_counter()
     verdicts = [v for batch in verifier.verify_many(items) for v in batch]
-    return time.perf_counter() - start, verdicts
+    took = time.perf_counter() - start
+    return took, own_cpu_s() + tree_cpu_s(os.getpid()) - cpu, verdicts
+
+
+def _detail(v: Verdict) -> dict[str, Any]:
+    return v.detail if isinstance(v.detail, dict) else {}
 
 
 def outcome(v: Verdict) -> tuple[Any, ...]:
-    detail = v.detail if isinstance(v.detail, dict) else {}
+    detail = _detail(v)
     return (v.problem_id, v.sample_index, v.status.value, v.correct, detail.get("tests"))
 
 
@@ -109,14 +123,16 @@ def main() -> None:
     shared = unit_tests.UnitTestVerifier(options={**base, "dedup": True})
     alone = unit_tests.UnitTestVerifier(options={**base, "dedup": False})
     seconds = {"dedup": 0.0, "alone": 0.0}
+    cpu = {"dedup": 0.0, "alone": 0.0}
     results: dict[str, list[Verdict]] = {}
     try:
         _ = shared.pool, alone.pool  # started outside the timed part
         for r in range(max(1, args.rounds)):
             sides = [("dedup", shared), ("alone", alone)]
             for name, verifier in sides if r % 2 == 0 else reversed(sides):
-                took, verdicts = judge(verifier, items)
+                took, used, verdicts = judge(verifier, items)
                 seconds[name] += took
+                cpu[name] += used
                 results[name] = verdicts
     finally:
         shared.close()
@@ -130,8 +146,25 @@ def main() -> None:
     rate_on = n * rounds / seconds["dedup"]
     rate_off = n * rounds / seconds["alone"]
     print(f"verdicts: {dict(statuses)}; the same on both sides: {same}")
-    print(f"with dedup: {seconds['dedup']:.2f} s over {rounds} rounds, {rate_on:.1f} verdicts/s")
-    print(f"without: {seconds['alone']:.2f} s over {rounds} rounds, {rate_off:.1f} verdicts/s")
+    per = {k: v / (n * rounds) * 1e3 for k, v in cpu.items()}
+    print(
+        f"with dedup: {seconds['dedup']:.2f} s over {rounds} rounds, {rate_on:.1f} verdicts/s; "
+        f"CPU {per['dedup']:.2f} ms per verdict"
+    )
+    print(
+        f"without: {seconds['alone']:.2f} s over {rounds} rounds, {rate_off:.1f} verdicts/s; "
+        f"CPU {per['alone']:.2f} ms per verdict"
+    )
+    longest = max(results["alone"], key=lambda v: float(_detail(v).get("elapsed_s") or 0))
+    spent = float(_detail(longest).get("cpu_s") or 0) * rounds  # the same on both sides
+    rest = {k: (v - spent) / (n * rounds) * 1e3 for k, v in cpu.items()}
+    print(
+        f"  information: CPU per verdict without / with dedup {per['alone'] / per['dedup']:.2f}x "
+        f"({rest['alone'] / rest['dedup']:.2f}x leaving out the longest run, "
+        f"{_detail(longest).get('elapsed_s')} s, {_detail(longest).get('cpu_s')} s CPU: "
+        f"{longest.problem_id}, {longest.status.value}, one distinct program; no round can "
+        "end sooner than it on either side)"
+    )
     if not same:
         print("WARNING: the verdicts differ between the sides")
     print(

@@ -111,7 +111,7 @@ def tree_cpu_s(root: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def _own_cpu_s() -> float:
+def own_cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
@@ -124,11 +124,11 @@ def run_ours(
         (p, [Sample(p.id, first_index + i, p.reference or "") for i in range(reps)])
         for p in problems
     ]
-    cpu = _own_cpu_s() + tree_cpu_s(os.getpid())
+    cpu = own_cpu_s() + tree_cpu_s(os.getpid())
     start = time.perf_counter()
     verdicts = [v for batch in verifier.verify_many(items) for v in batch]
     elapsed = time.perf_counter() - start
-    cpu = _own_cpu_s() + tree_cpu_s(os.getpid()) - cpu
+    cpu = own_cpu_s() + tree_cpu_s(os.getpid()) - cpu
     return elapsed, sum(v.correct for v in verdicts), len(verdicts), cpu
 
 

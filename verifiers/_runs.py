@@ -2,9 +2,9 @@
 
 A ``Run`` is made for the first sample of each group of identical programs (see
 ``verifiers._dedup``); ``members`` lists the samples it judges. ``submit`` queues its
-job; ``finish`` waits for the result, re-runs it alone when it timed out or lost its
-worker (so load on the machine does not turn correct code into failures), and returns
-the verdict of its first sample.
+job; ``finish`` waits for the result, re-runs it alone when it lost its worker or timed
+out waiting rather than running (so load on the machine does not turn correct code into
+failures; see ``cpu_bound``), and returns the verdict of its first sample.
 """
 
 from __future__ import annotations
@@ -28,6 +28,20 @@ from verifiers._unit_verdicts import judge
 from verifiers.sandbox import SandboxPool
 
 RERUN_STATUSES = ("timeout", "crashed")
+# A sample whose own CPU time came to this share of its wall-clock timeout was running,
+# not waiting for a core: its timeout stands without a run alone (an endless loop in a
+# sampled program is common; running each one twice, alone, would stall every worker).
+CPU_BOUND_SHARE = 0.9
+
+
+def cpu_bound(result: dict[str, Any], timeout_s: float) -> bool:
+    """Whether a timed-out sample spent its time running (see ``CPU_BOUND_SHARE``)."""
+    cpu = result.get("cpu_s")
+    return (
+        result.get("status") == "timeout"
+        and isinstance(cpu, int | float)
+        and cpu >= CPU_BOUND_SHARE * timeout_s
+    )
 # Samples of a problem judged from returned values go to a worker this many at a time:
 # one job, one result, and the worker forks for each with little work between forks.
 BATCH = 16
@@ -136,7 +150,9 @@ class UnitRun(Run):
                 self.host.backstop(self.host.timeout_s),
             )
             (result,) = split_batch(pool.submit(job, None, backstop).result(), 1)
-        if result.get("status") in RERUN_STATUSES:
+        if cpu_bound(result, self.host.timeout_s):
+            result = {**result, "cpu_bound": True}
+        elif result.get("status") in RERUN_STATUSES:
             self.host.reruns += 1
             backstop = self.host.backstop(self.host.timeout_s)
             prep = prep.with_id(pool.new_id())

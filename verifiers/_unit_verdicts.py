@@ -67,6 +67,8 @@ def judge(problem: Problem, sample: Sample, prep: Prepared, result: dict[str, An
     }
     if result.get("rerun"):
         detail["rerun_alone"] = True
+    if result.get("cpu_bound"):
+        detail["cpu_bound"] = True  # timed out while running: not re-run (see _runs)
 
     def verdict(status: Status, **extra: Any) -> Verdict:
         detail.update(extra)

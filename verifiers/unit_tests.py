@@ -23,9 +23,11 @@ Options (``--verifier-opt KEY=VALUE``; ``--sandbox`` sets ``sandbox``):
 
 Samples of all problems share one pool of warm workers, so every core stays busy
 across problem boundaries; verdicts still come back problem by problem, in order. A
-sample that times out (or loses its worker) is run once more with every other worker
-idle before the timeout is recorded, so load on the machine does not turn correct
-code into failures.
+sample that loses its worker, or times out while its own CPU time stayed under 90% of
+the timeout (it was waiting for a core, or for something else), is run once more with
+every other worker idle before the timeout is recorded, so load on the machine does not
+turn correct code into failures; one that timed out running (an endless loop) is not
+(``cpu_bound`` in its verdict).
 
 When the task marked each problem's first tests visible (``--task-opt visible_tests=K``),
 the same run also gives ``unit_tests_visible``: each sample judged on those tests alone

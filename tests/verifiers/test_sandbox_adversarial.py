@@ -313,10 +313,9 @@ def test_attack_is_contained(attack: str, problem: Problem, env: dict[str, objec
     attacked = results[0][0]
     assert not attacked.correct, attacked
     assert attacked.status in {"failed", "timeout", "error"}, attacked
-    if attacked.status == "timeout" and not stdio:
-        assert attacked.detail["rerun_alone"] is True
-    if attacked.status == "timeout" and stdio:  # (over the CPU limit: certain, not re-run)
-        assert attacked.detail.get("rerun_alone") or attacked.detail["first_failure"]["cpu_bound"]
+    if attacked.status == "timeout":  # re-run alone, or certain (it ran out its time)
+        bound = attacked.detail["first_failure"] if stdio else attacked.detail
+        assert attacked.detail.get("rerun_alone") or bound.get("cpu_bound"), attacked
     assert [v.status for v in results[1]] == ["passed"] * 6, results[1]
 
     # The results file the harness writes meanwhile stays intact and parseable.

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.core.errors import UsageError
-from harness.core.records import Sample
+from harness.core.records import Problem, Sample
 from harness.core.verifier import VERIFIERS
 from tests.verifiers.code_problems import make_code_problem
 from verifiers import unit_tests
@@ -111,6 +111,30 @@ def test_a_problems_few_samples_run_on_every_worker(
     judged = v.verify(ADD, [Sample("add", i, slow) for i in range(6)])
     assert all(x.correct for x in judged)
     assert [w.jobs for w in v.pool.workers] == [3, 3]
+
+
+RANDOM = make_code_problem(
+    "rnd",
+    "import random\ndef check(candidate):\n    for _ in range(3):\n"
+    "        assert candidate(random.randint(0, 9)) > 0\n",
+)  # (random inputs: judged by a driver process, "check" mode)
+
+
+@pytest.mark.parametrize("problem", [ADD, RANDOM], ids=["cases", "check"])
+def test_a_timeout_is_re_run_alone_only_when_it_was_not_running(
+    unit_verifier: Callable[..., UnitTestVerifier], problem: Problem
+) -> None:
+    v = unit_verifier(sandbox="none", timeout=1, workers=2, dedup="false")
+    spin = "def f(x):\n    while True:\n        pass\n"
+    sleep = "def f(x):\n    import time\n    time.sleep(30)\n"
+    spun, slept = v.verify(problem, [Sample(problem.id, 0, spin), Sample(problem.id, 1, sleep)])
+    assert spun.status == slept.status == "timeout"
+    # The endless loop used its second running: certain, not run again.
+    assert spun.detail["cpu_bound"] is True and "rerun_alone" not in spun.detail
+    assert spun.detail["cpu_s"] >= 0.9
+    # The sleeper used no CPU: it may have been waiting for a core, so it ran again alone.
+    assert slept.detail["rerun_alone"] is True and "cpu_bound" not in slept.detail
+    assert v.reruns == 1
 
 
 NUMPY = "import numpy as np\ndef f(x):\n    return int(np.add(x, 1))\n"

@@ -156,8 +156,9 @@ class SampleProcesses:
             os._exit(code)
         return pid
 
-    def kill_all(self, pids: list[int], reaped: int) -> None:
-        """Kill every process the sample left (``reaped``: its main one, already waited for)."""
+    def kill_all(self, pids: list[int], reaped: int) -> float:
+        """Kill every process the sample left (``reaped``: its main one, already waited
+        for); the CPU seconds of the others in ``pids``."""
         if self.pidns:
             # Everything in this pid namespace except init and this process belongs to
             # the sample that just ran.
@@ -174,10 +175,13 @@ class SampleProcesses:
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGKILL)
+        cpu_s = 0.0
         for pid in pids:
             if pid != reaped:
                 with contextlib.suppress(ChildProcessError):
-                    os.waitpid(pid, 0)
+                    usage = os.wait4(pid, 0)[2]
+                    cpu_s += usage.ru_utime + usage.ru_stime
+        return cpu_s
 
     def wipe(self) -> None:
         """Remove the sample's scratch dir (and, sharing its uid, all it could write)."""

@@ -98,7 +98,7 @@ class Zygote(SampleProcesses):
         os.close(out_w)
         status, data, rusage_s, exit_code = self._wait(main, out_r, float(job["timeout"]))
         os.close(out_r)
-        self.kill_all(pids, main)
+        candidate_s = self.kill_all(pids, main)
         self.wipe()
         if status == "done" and exit_code == -signal.SIGKILL and rusage_s >= limits["cpu_s"] - 0.05:
             status = "timeout"  # RLIMIT_CPU's hard limit kills with SIGKILL
@@ -107,7 +107,7 @@ class Zygote(SampleProcesses):
             "status": status,
             "exit": exit_code,
             "out": data.decode("utf-8", "replace"),
-            "cpu_s": round(rusage_s, 4),
+            "cpu_s": round(rusage_s + candidate_s, 4),  # (the driver's and the candidate's)
             "elapsed_s": round(time.monotonic() - started, 4),
         }
 
