@@ -42,6 +42,8 @@ def cpu_bound(result: dict[str, Any], timeout_s: float) -> bool:
         and isinstance(cpu, int | float)
         and cpu >= CPU_BOUND_SHARE * timeout_s
     )
+
+
 # Samples of a problem judged from returned values go to a worker this many at a time:
 # one job, one result, and the worker forks for each with little work between forks.
 BATCH = 16
