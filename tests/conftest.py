@@ -37,18 +37,45 @@ def embedded_engine() -> Iterator[Any]:
     engine.close()
 
 
+_SERVER: dict[str, Any] = {}  # the session's vLLM server, once started
+
+
+def _start_server() -> Any:
+    """The session's vLLM server (``tests/vllm_server.py``), started on first call."""
+    if "server" not in _SERVER:
+        import tempfile
+
+        from harness.models import ensure_embedded_model
+        from tests.vllm_server import Server
+
+        log = Path(tempfile.mkdtemp(prefix="harness-test-server-")) / "server.log"
+        _SERVER["server"] = Server(ensure_embedded_model(), log)
+    return _SERVER["server"]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the server as soon as a collected test needs it: it loads (30-90 s, mostly
+    on one core) while the tests before its first user run."""
+    import importlib.util
+
+    wanted = any("embedded_server" in getattr(i, "fixturenames", ()) for i in session.items)
+    if wanted and importlib.util.find_spec("vllm") is not None:
+        _start_server()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    server = _SERVER.pop("server", None)
+    if server is not None:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
-def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def embedded_server() -> str:
     """One vLLM OpenAI-compatible server on the embedded model for the whole session
     (``tests/vllm_server.py``): its base URL. End-to-end ``harness run`` tests reach it
     through the ``openai`` backend (``vllm_server.backend_args``)."""
     pytest.importorskip("vllm", reason="needs vllm (the cpu or gpu extra)")
-    from harness.models import ensure_embedded_model
-    from tests.vllm_server import serving
-
-    log = tmp_path_factory.mktemp("server") / "server.log"
     try:
-        with serving(ensure_embedded_model(), log) as url:
-            yield url
+        return str(_start_server().wait())
     except RuntimeError as exc:
         pytest.fail(str(exc))

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -320,11 +321,20 @@ def test_generate_on_ray_gives_the_vllm_backends_samples(ray_dir, tmp_path) -> N
     ]  # fmt: skip
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
     ray_opts = [f"temp_dir={ray_dir}", "num_cpus=2", "object_store_mb=200"]
-    on_ray = subprocess.run(
-        [*base, "--backend", "ray", "--out", str(tmp_path / "ray"),
-         *(a for opt in ray_opts for a in ("--backend-opt", opt))],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    # Both runs at once: each spends most of its time loading an engine on one core.
+    with ThreadPoolExecutor(2) as pool:
+        ray_run = pool.submit(
+            subprocess.run,
+            [*base, "--backend", "ray", "--out", str(tmp_path / "ray"),
+             *(a for opt in ray_opts for a in ("--backend-opt", opt))],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=400,
+        )  # fmt: skip
+        vllm_run = pool.submit(
+            subprocess.run,
+            [*base, "--backend", "vllm", "--out", str(tmp_path / "vllm")],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=400,
+        )  # fmt: skip
+        on_ray, on_vllm = ray_run.result(), vllm_run.result()
     assert on_ray.returncode == 0, on_ray.stderr[-3000:]
     assert "starting 1 replica(s)" in on_ray.stderr
     samples = _samples(tmp_path / "ray")
@@ -338,10 +348,6 @@ def test_generate_on_ray_gives_the_vllm_backends_samples(ray_dir, tmp_path) -> N
     assert versions["backend.replica.backend"] == "vllm" and versions["backend.replica.vllm"]
     assert versions["backend.cluster_cpus"] == "2.0"
 
-    on_vllm = subprocess.run(
-        [*base, "--backend", "vllm", "--out", str(tmp_path / "vllm")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
     assert on_vllm.returncode == 0, on_vllm.stderr[-3000:]
     reference = _samples(tmp_path / "vllm")
     fields = ("text", "seed", "completion_tokens", "finish_reason", "prompt_tokens")
