@@ -60,13 +60,19 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
     wanted = any("embedded_server" in getattr(i, "fixturenames", ()) for i in session.items)
     if wanted and importlib.util.find_spec("vllm") is not None:
-        _start_server()
+        try:
+            _start_server()
+        except Exception:  # the fixture tries again, and fails its tests saying why
+            _SERVER.clear()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    import shutil
+
     server = _SERVER.pop("server", None)
     if server is not None:
         server.stop()
+        shutil.rmtree(server.log.parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
