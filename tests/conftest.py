@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.vllm_server import Server
+
 ROOT = Path(__file__).resolve().parents[1]
 # Beside the checkout; $HARNESS_SHARED_DATA names it for a checkout kept elsewhere.
 SHARED_DATA = Path(os.environ.get("HARNESS_SHARED_DATA") or ROOT.parent / "shared" / "data")
@@ -37,16 +39,15 @@ def embedded_engine() -> Iterator[Any]:
     engine.close()
 
 
-_SERVER: dict[str, Any] = {}  # the session's vLLM server, once started
+_SERVER: dict[str, Server] = {}  # the session's vLLM server, once started
 
 
-def _start_server() -> Any:
+def _start_server() -> Server:
     """The session's vLLM server (``tests/vllm_server.py``), started on first call."""
     if "server" not in _SERVER:
         import tempfile
 
         from harness.models import ensure_embedded_model
-        from tests.vllm_server import Server
 
         log = Path(tempfile.mkdtemp(prefix="harness-test-server-")) / "server.log"
         _SERVER["server"] = Server(ensure_embedded_model(), log)
@@ -82,6 +83,6 @@ def embedded_server() -> str:
     through the ``openai`` backend (``vllm_server.backend_args``)."""
     pytest.importorskip("vllm", reason="needs vllm (the cpu or gpu extra)")
     try:
-        return str(_start_server().wait())
+        return _start_server().wait()
     except RuntimeError as exc:
         pytest.fail(str(exc))
